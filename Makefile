@@ -1,0 +1,80 @@
+# The two commands a newcomer needs are `make up` and `make test`; everything else supports them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PULUMI_BIN_FILE := .work/pulumi-bin
+EMULATOR_PORT ?= 8470
+EMULATOR_PID := .work/emulator.pid
+EMULATOR_LOG := .work/emulator.log
+# Local, per-checkout state; the passphrase only protects the dev stack's state and is not a secret.
+export PULUMI_BACKEND_URL := file://$(CURDIR)/.work/state
+export PULUMI_CONFIG_PASSPHRASE ?= dev-stack-passphrase-not-a-secret
+export PULUMI_SKIP_UPDATE_CHECK := true
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+export PULUMI_HOME ?= $(CURDIR)/.work/pulumi-home
+PULUMI = PATH="$$(cat $(PULUMI_BIN_FILE)):$$PATH" pulumi
+
+.PHONY: help install pulumi emulator-start emulator-stop up down test lint bench clean
+
+help:
+	@echo "make up     deploy the dev stack to the local MRS emulator (starts it)"
+	@echo "make down   destroy the dev stack and stop the emulator"
+	@echo "make test   run every test: unit, emulator, provider, end to end"
+	@echo "make lint   ruff and mypy --strict"
+	@echo "make bench  benchmarks (bench/RESULTS.md)"
+
+$(STAMP): pyproject.toml
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+$(PULUMI_BIN_FILE): toolchain/get-pulumi.sh toolchain/pulumi_language_python.py
+	@mkdir -p .work
+	bash toolchain/get-pulumi.sh > $@.tmp && mv $@.tmp $@
+
+pulumi: $(PULUMI_BIN_FILE)
+
+emulator-start: $(STAMP)
+	@mkdir -p .work
+	@if [ -f $(EMULATOR_PID) ] && kill -0 "$$(cat $(EMULATOR_PID))" 2>/dev/null; then \
+	  echo "mrs-emulator already running (pid $$(cat $(EMULATOR_PID)))"; \
+	else \
+	  $(VENV)/bin/mrs-emulator --port $(EMULATOR_PORT) --state .work/emulator-state.json > $(EMULATOR_LOG) 2>&1 & echo $$! > $(EMULATOR_PID); \
+	  for i in $$(seq 1 50); do grep -q listening $(EMULATOR_LOG) && break; sleep 0.1; done; \
+	  head -n1 $(EMULATOR_LOG); \
+	  grep -q listening $(EMULATOR_LOG) || { echo "mrs-emulator did not start; see $(EMULATOR_LOG)"; exit 1; }; \
+	fi
+
+emulator-stop:
+	@if [ -f $(EMULATOR_PID) ]; then kill "$$(cat $(EMULATOR_PID))" 2>/dev/null || true; rm -f $(EMULATOR_PID); echo "mrs-emulator stopped"; fi
+
+up: $(STAMP) $(PULUMI_BIN_FILE) emulator-start
+	@mkdir -p .work/state
+	@$(PULUMI) stack select --create dev --non-interactive >/dev/null
+	$(PULUMI) up --yes --skip-preview --stack dev --non-interactive
+	@$(VPY) toolchain/show_synced.py stacks/Pulumi.dev.yaml
+
+down: $(STAMP) $(PULUMI_BIN_FILE)
+	@if [ -d .work/state/.pulumi ]; then $(MAKE) --no-print-directory emulator-start && $(PULUMI) destroy --yes --skip-preview --stack dev --non-interactive; fi
+	@$(MAKE) --no-print-directory emulator-stop
+
+test: $(STAMP) $(PULUMI_BIN_FILE)
+	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VENV)/bin/pytest -n 2 --dist loadgroup tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check provider tests bench toolchain __main__.py
+	$(VENV)/bin/mypy provider/mrs_iam_sync
+
+bench: $(STAMP) $(PULUMI_BIN_FILE)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VPY) bench/run.py
+
+clean: emulator-stop
+	rm -rf .work $(VENV)

@@ -1,0 +1,22 @@
+"""Input rules of the MRS IAM-sync API, kept in one place.
+
+The client, the resource's ``check`` and the emulator all validate the same
+fields; keeping the patterns here means a rule is changed once and the error
+messages of all three agree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+PROJECT_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9]{1,64}$")
+PROJECT_ID_RULE: Final = "must be 1 to 64 characters, letters and digits only"
+
+CLUSTER_ID_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+CLUSTER_ID_RULE: Final = "must be 1 to 64 characters: letters, digits, '_' and '-' only"
+
+MAX_CANCEL_NAMES: Final = 1000
+"""CancelSyncIamUser accepts at most this many names per list (documented)."""
+
+NAME_RULE: Final = "must be a non-empty string"

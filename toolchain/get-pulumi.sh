@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Puts the Pulumi CLI, its Python language host (with pulumi-language-python-exec)
+# and the dynamic-provider launcher pulumi-resource-pulumi-python into one
+# directory, and prints that directory on stdout; progress goes to stderr.
+#
+# Sources, in order: a new-enough `pulumi` already on PATH (with a language host
+# beside it); the official installer, where its site is reachable; a build from
+# the Go module proxy. The result is cached outside the checkout, keyed by
+# version, so later runs and CI reuse it.
+#
+# The official language host lives in its own Go module that has no tags; it is
+# resolved as a pseudo-version at the release commit. When the module proxy
+# cannot serve it (some mirrors do not), toolchain/pulumi_language_python.py, a
+# stand-in that runs programs through Pulumi's own pulumi-language-python-exec,
+# is installed in its place and the script says so.
+set -euo pipefail
+
+PULUMI_VERSION="${PULUMI_VERSION:-3.274.1}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE_ROOT="${MRS_IAM_SYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-mrs-iam-sync}"
+TARGET="$CACHE_ROOT/pulumi-v$PULUMI_VERSION"
+BIN="$TARGET/bin"
+WORK="$TARGET/build"
+REQUIRED=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
+GO_MODULE_SDK="github.com/pulumi/pulumi/sdk/v3"
+GO_MODULE_PKG="github.com/pulumi/pulumi/pkg/v3"
+GO_MODULE_LANGHOST="github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
+
+say() { printf '[get-pulumi] %s\n' "$*" >&2; }
+die() { printf '[get-pulumi] error: %s\n' "$*" >&2; exit 1; }
+
+version_at_least() {  # $1 >= $2, both dotted numbers
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
+}
+
+complete_in() {  # every required program exists in directory $1
+  local dir="$1" name
+  for name in "${REQUIRED[@]}"; do [ -x "$dir/$name" ] || return 1; done
+}
+
+from_path() {
+  local found dir ver
+  found="$(command -v pulumi 2>/dev/null)" || return 1
+  dir="$(dirname "$(readlink -f "$found")")"
+  [ "$dir" = "$BIN" ] && return 1
+  ver="$(PULUMI_SKIP_UPDATE_CHECK=true "$found" version 2>/dev/null | sed 's/^v//')" || return 1
+  version_at_least "$ver" "$PULUMI_VERSION" || { say "pulumi $ver on PATH is older than $PULUMI_VERSION; not using it"; return 1; }
+  complete_in "$dir" || { say "pulumi $ver on PATH has no Python language host beside it; not using it"; return 1; }
+  say "using pulumi $ver from $dir"
+  echo "$dir"
+}
+
+from_installer() {
+  command -v curl >/dev/null 2>&1 || return 1
+  curl -fsS --max-time 5 -o /dev/null https://get.pulumi.com/ 2>/dev/null || { say "official installer unreachable; building from the Go module proxy instead"; return 1; }
+  say "installing pulumi $PULUMI_VERSION with the official installer"
+  local tmp; tmp="$(mktemp -d)"
+  curl -fsSL https://get.pulumi.com/ | sh -s -- --version "$PULUMI_VERSION" --install-root "$tmp" --no-edit-path >&2 || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$BIN"
+  cp -a "$tmp/bin/." "$BIN/"
+  rm -rf "$tmp"
+  complete_in "$BIN"
+}
+
+go_env() {
+  command -v go >/dev/null 2>&1 || die "no pulumi >= $PULUMI_VERSION on PATH, the official installer is unreachable, and 'go' is not installed to build it. Install Go 1.25 or newer, or the Pulumi CLI."
+  export GOTOOLCHAIN="${GOTOOLCHAIN:-local}" GOFLAGS=-mod=mod
+  mkdir -p "$WORK" "$BIN"
+}
+
+write_build_module() {
+  cat >"$WORK/go.mod" <<GOMOD
+module mrs-iam-sync/pulumi-toolchain
+
+go 1.25
+
+require (
+	$GO_MODULE_PKG v$PULUMI_VERSION
+	$GO_MODULE_SDK v$PULUMI_VERSION
+)
+
+// Repeated from pulumi's own pkg/go.mod: replace directives of dependencies are ignored.
+replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e
+GOMOD
+  cat >"$WORK/tools.go" <<'GOSRC'
+//go:build tools
+
+// Package tools pins the programs this module exists to build.
+package tools
+
+import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
+GOSRC
+}
+
+build_cli() {
+  [ -x "$BIN/pulumi" ] && return 0
+  say "building pulumi $PULUMI_VERSION from the Go module proxy (first time only; several minutes)"
+  write_build_module
+  ( cd "$WORK"
+    say "go mod tidy: downloading the module graph"
+    go mod tidy >&2 || die "could not download $GO_MODULE_PKG@v$PULUMI_VERSION and its dependencies from the Go module proxy (is it reachable? GOPROXY=$(go env GOPROXY))"
+    say "go build: pulumi (compiling ~2000 packages)"
+    go build -tags osusergo,grpcnotrace \
+      -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+      -o "$BIN/pulumi.tmp" "$GO_MODULE_PKG/cmd/pulumi" >&2 || die "go build of pulumi failed (see above)"
+    mv "$BIN/pulumi.tmp" "$BIN/pulumi" )
+}
+
+sdk_module_dir() {
+  ( cd "$WORK" && go mod download "$GO_MODULE_SDK@v$PULUMI_VERSION" >&2 && go list -m -f '{{.Dir}}' "$GO_MODULE_SDK" )
+}
+
+install_helper_scripts() {
+  local sdk_dir; sdk_dir="$(sdk_module_dir)" || die "the $GO_MODULE_SDK module is not in the Go module cache"
+  install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
+  install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
+}
+
+release_commit() {  # the commit of the release, as the proxy reports it (Origin.Hash); empty if not reported
+  ( cd "$WORK" && go list -m -json "$GO_MODULE_SDK@v$PULUMI_VERSION" 2>/dev/null ) \
+    | sed -n 's/.*"Hash": *"\([0-9a-f]\{40\}\)".*/\1/p' | head -n1
+}
+
+build_official_langhost() {
+  local commit; commit="$(release_commit)"
+  if [ -z "$commit" ]; then
+    say "the Go module proxy does not report the commit of $GO_MODULE_SDK@v$PULUMI_VERSION (no Origin.Hash)"
+    return 1
+  fi
+  say "go get: $GO_MODULE_LANGHOST at ${commit:0:12}"
+  ( cd "$WORK"
+    go get "$GO_MODULE_LANGHOST@$commit" >&2 || exit 1
+    go build -ldflags "-s -w" -o "$BIN/pulumi-language-python" "$GO_MODULE_LANGHOST" >&2 ) || {
+    say "the Go module proxy did not serve $GO_MODULE_LANGHOST at $commit"; return 1; }
+  rm -f "$TARGET/standin-langhost"
+}
+
+install_standin_langhost() {
+  say "installing the stand-in Python language host (toolchain/pulumi_language_python.py)"
+  install -m 0644 "$HERE/pulumi_language_python.py" "$BIN/pulumi_language_python.py"
+  cat >"$BIN/pulumi-language-python" <<WRAPPER
+#!/bin/sh
+# Stand-in for the official pulumi-language-python; see pulumi_language_python.py.
+# It needs a Python with the pulumi package: the project's .venv, or \$PULUMI_LANGHOST_PYTHON.
+py="\${PULUMI_LANGHOST_PYTHON:-}"
+if [ -z "\$py" ]; then
+  if [ -x "\$PWD/.venv/bin/python" ]; then py="\$PWD/.venv/bin/python"; else py=python3; fi
+fi
+exec "\$py" -u "\$(dirname "\$0")/pulumi_language_python.py" --version "$PULUMI_VERSION" "\$@"
+WRAPPER
+  chmod 0755 "$BIN/pulumi-language-python"
+  touch "$TARGET/standin-langhost"
+}
+
+refresh_standin() {  # keep a cached stand-in in step with the checkout's copy
+  if [ -f "$TARGET/standin-langhost" ] && ! cmp -s "$HERE/pulumi_language_python.py" "$BIN/pulumi_language_python.py"; then
+    install_standin_langhost
+  fi
+}
+
+from_go_proxy() {
+  go_env
+  build_cli
+  install_helper_scripts
+  if [ ! -x "$BIN/pulumi-language-python" ]; then
+    build_official_langhost || install_standin_langhost
+  fi
+  complete_in "$BIN" || die "build finished but $BIN is incomplete"
+}
+
+main() {
+  if complete_in "$BIN"; then refresh_standin; echo "$BIN"; return; fi
+  if [ "${MRS_IAM_SYNC_IGNORE_PATH_PULUMI:-}" != "1" ]; then
+    local dir; if dir="$(from_path)"; then echo "$dir"; return; fi
+  fi
+  if ! from_installer; then from_go_proxy; fi
+  say "pulumi $("$BIN/pulumi" version) ready in $BIN"
+  echo "$BIN"
+}
+
+main "$@"
