@@ -1,0 +1,378 @@
+"""Every failure the client can report, as one tree.
+
+::
+
+    MrsError
+    ├── ConfigurationError        a setting is missing or contradictory (before any request)
+    ├── InvalidRequestError       an argument breaks an API rule (before any request)
+    ├── ApiError                  the gateway or MRS answered with an error status
+    │   ├── AuthenticationError   401: AK/SK, signature, clock skew or token
+    │   ├── PermissionDeniedError 403: the IAM user lacks the sync permission
+    │   ├── ThrottledError        429 / APIGW.0308: too many calls, may carry Retry-After
+    │   ├── ClusterNotFoundError  12000003 or an MRS 404: wrong cluster, project or region
+    │   ├── SyncInProgressError   409: another IAM sync task is running on the cluster
+    │   ├── BadRequestError       any other 4xx
+    │   ├── ServerError           5xx
+    │   └── UnexpectedResponseError  a success status whose body is not the documented shape
+    ├── TransportError            no usable answer at all (refused, reset, timed out)
+    └── SyncTimeoutError          a sync task outlived the time we were willing to wait
+
+The messages are what a person reads in a ``pulumi up`` log, so each one says
+what went wrong *and* what to check.  They are built only from the API's
+answer and from identifiers (project, cluster, host); credentials never reach
+them, and text echoed by the gateway is scrubbed of anything that looks like a
+credential because a rejected canonical request can contain signed headers.
+
+``error_from_response`` is the one place that turns a status into a class, so
+that every operation reports the same failure the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+import httpx
+
+IAM_SYNC_ACTION: Final = "mrs:cluster:syncUser"
+CLUSTER_NOT_FOUND_CODE: Final = "12000003"
+_RAW_BODY_LIMIT: Final = 500
+_MESSAGE_LIMIT: Final = 2000
+_REDACTED: Final = "<redacted>"
+
+_MESSAGE_PAIRS: Final = (
+    ("error_code", "error_msg"),
+    ("errorCode", "errorMsg"),
+    ("code", "message"),
+    ("error_code", "message"),
+)
+"""Shapes seen across MRS V2 and the API gateway, tried in this order (the SDK's order, plus the last one)."""
+
+_CREDENTIAL_HEADER_LINE: Final = re.compile(
+    r"(?i)\b(x-security-token|x-auth-token|authorization)(\s*:\s*)[^|\r\n]*"
+)
+_SIGNATURE_FIELD: Final = re.compile(r"(?i)\b(signature=)[0-9a-f]+")
+_ACCESS_FIELD: Final = re.compile(r"(?i)\b(access=)[^,\s|]+")
+
+
+def scrub(text: str, *, secrets: Iterable[str] = ()) -> str:
+    """Remove known secrets and credential-shaped fragments from text we did not write ourselves."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _REDACTED)
+    text = _CREDENTIAL_HEADER_LINE.sub(lambda m: m.group(1) + m.group(2) + _REDACTED, text)
+    text = _SIGNATURE_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)
+    return _ACCESS_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+class MrsError(Exception):
+    """Root of the tree, so callers can catch everything this package raises and nothing else."""
+
+
+class ConfigurationError(MrsError):
+    """A setting is missing or contradictory; ``setting`` names it so the fix is obvious."""
+
+    def __init__(self, message: str, *, setting: str) -> None:
+        self.setting = setting
+        super().__init__(message)
+
+
+class InvalidRequestError(MrsError):
+    """Raised before sending, so a typo costs no API call and cannot start a half-valid task."""
+
+    def __init__(self, *, field: str, rule: str, value: object = None) -> None:
+        self.field = field
+        self.rule = rule
+        shown = "" if value is None else f" {_one_line(repr(value), 80)}"
+        super().__init__(f"invalid {field}{shown}: {rule}")
+
+
+class ApiError(MrsError):
+    """An error answer; ``str()`` is one line with the code and request id support will ask for."""
+
+    headline = "the MRS API rejected the request"
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        operation: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.request_id = request_id
+        self.operation = operation
+        super().__init__(self._render())
+
+    def hint(self) -> str | None:
+        """What the reader should check; subclasses know their usual causes."""
+        return None
+
+    def _render(self) -> str:
+        where = f"{self.operation}: " if self.operation else ""
+        request_id = self.request_id or "none"
+        text = (
+            f"{where}{self.headline}: {self.code} {self.message} "
+            f"(HTTP {self.status}, request id {request_id})"
+        )
+        hint = self.hint()
+        return f"{text}. {hint}" if hint else text
+
+
+class AuthenticationError(ApiError):
+    headline = "authentication failed"
+
+    def hint(self) -> str | None:
+        if self.code == "APIGW.0307":
+            return "The IAM token has expired or was issued for another region: obtain a new token"
+        if self.code == "APIGW.0301":
+            return (
+                "The access key/secret key pair or the request signature was not accepted: check the "
+                "keys, and check this machine's clock, since a signature is refused when the clock is "
+                "more than 15 minutes off"
+            )
+        return "Check the access key, secret key, security token or IAM token in use"
+
+
+class PermissionDeniedError(ApiError):
+    headline = "permission denied"
+
+    def hint(self) -> str | None:
+        if self.code in {"APIGW.0302", "APIGW.0306"}:
+            return (
+                f"The IAM user needs the action {IAM_SYNC_ACTION}, for example through the "
+                "MRS FullAccess policy or the Tenant Administrator role"
+            )
+        return "Check that the project is available to this IAM user in this region"
+
+
+class ThrottledError(ApiError):
+    headline = "request throttled"
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        operation: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(
+            status=status, code=code, message=message, request_id=request_id, operation=operation
+        )
+
+    def hint(self) -> str | None:
+        wait = f"; the server asked to wait {self.retry_after:g} s" if self.retry_after is not None else ""
+        return f"Too many calls to the API gateway{wait}. Retry later or raise max_retries"
+
+
+class ClusterNotFoundError(ApiError):
+    headline = "cluster not found"
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        operation: str | None = None,
+        cluster_id: str | None = None,
+        project_id: str | None = None,
+        host: str | None = None,
+    ) -> None:
+        self.cluster_id = cluster_id
+        self.project_id = project_id
+        self.host = host
+        super().__init__(
+            status=status, code=code, message=message, request_id=request_id, operation=operation
+        )
+
+    def hint(self) -> str | None:
+        cluster = self.cluster_id or "?"
+        project = self.project_id or "?"
+        host = self.host or "the endpoint"
+        return (
+            f"No cluster {cluster} in project {project} at {host}: check the cluster ID, and that the "
+            "region and project ID are the ones the cluster was created in"
+        )
+
+
+class SyncInProgressError(ApiError):
+    headline = "IAM sync already running"
+
+    def hint(self) -> str | None:
+        return "Another IAM sync task is running on the cluster: wait for it to finish, then retry"
+
+
+class BadRequestError(ApiError):
+    headline = "bad request"
+
+    def hint(self) -> str | None:
+        if self.code == "APIGW.0101":
+            return "The gateway does not know this API: check the endpoint and the region"
+        return None
+
+
+class ServerError(ApiError):
+    headline = "MRS server error"
+
+
+class UnexpectedResponseError(ApiError):
+    headline = "unexpected answer from the MRS API"
+
+    def hint(self) -> str | None:
+        return (
+            "The response body did not have the documented shape: check that the endpoint is an MRS endpoint"
+        )
+
+
+class TransportError(MrsError):
+    """No HTTP answer was obtained, so it says where we tried to go rather than what the API said."""
+
+    def __init__(self, *, host: str, detail: str, attempts: int) -> None:
+        self.host = host
+        self.detail = detail
+        self.attempts = attempts
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(
+            f"could not get an answer from {host} after {tries} ({detail}): check network access and "
+            "any proxy, and that the region or the huaweicloud:endpoints 'mrs' entry points at a "
+            "reachable MRS endpoint"
+        )
+
+
+class SyncTimeoutError(MrsError):
+    """The task may still finish on its own; the message says so, so nobody starts a second one blindly."""
+
+    def __init__(self, *, cluster_id: str, waited: float) -> None:
+        self.cluster_id = cluster_id
+        self.waited = waited
+        super().__init__(
+            f"the IAM sync task on cluster {cluster_id} was still running after waiting {waited:.1f} s; "
+            "it may still complete: check the cluster's operation logs before starting another sync"
+        )
+
+
+def _find_pair(body: Mapping[str, object]) -> tuple[str, str, Mapping[str, object]] | None:
+    """Depth-first: a flat pair wins over a nested one, as in the official SDK."""
+    for code_key, message_key in _MESSAGE_PAIRS:
+        if code_key in body and message_key in body:
+            return str(body[code_key]), str(body[message_key]), body
+    for value in body.values():
+        if isinstance(value, Mapping):
+            found = _find_pair(value)
+            if found is not None:
+                return found
+    return None
+
+
+def _parse_body(response: httpx.Response) -> tuple[str, str, str | None]:
+    text = response.text
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        found = _find_pair(body)
+        if found is not None:
+            code, message, holder = found
+            request_id = body.get("request_id") or holder.get("request_id")
+            return code, _one_line(message, _MESSAGE_LIMIT), str(request_id) if request_id else None
+        request_id = body.get("request_id")
+        return (
+            str(response.status_code),
+            _one_line(text, _RAW_BODY_LIMIT),
+            (str(request_id) if request_id else None),
+        )
+    return str(response.status_code), _one_line(text, _RAW_BODY_LIMIT), None
+
+
+def parse_retry_after(response: httpx.Response) -> float | None:
+    """Only the delta-seconds form: the gateway is not known to send dates, and a bad value means none."""
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _classify(status: int, code: str) -> type[ApiError]:
+    if status == 401 or code in {"APIGW.0301", "APIGW.0303", "APIGW.0305", "APIGW.0307"}:
+        return AuthenticationError
+    if status == 403:
+        return PermissionDeniedError
+    if status == 429 or code == "APIGW.0308":
+        return ThrottledError
+    # A gateway 404 (APIGW.0101) means the API itself is unknown, not the cluster.
+    if code == CLUSTER_NOT_FOUND_CODE or (status == 404 and not code.startswith("APIGW.")):
+        return ClusterNotFoundError
+    if status == 409:
+        return SyncInProgressError
+    if status >= 500:
+        return ServerError
+    if status >= 400:
+        return BadRequestError
+    return ApiError
+
+
+def _request_of(response: httpx.Response) -> httpx.Request | None:
+    try:
+        return response.request
+    except RuntimeError:  # a hand-built response has no request attached
+        return None
+
+
+def error_from_response(
+    response: httpx.Response,
+    *,
+    cluster_id: str | None = None,
+    project_id: str | None = None,
+    secrets: Iterable[str] = (),
+) -> ApiError:
+    """Classify an error answer; ``secrets`` are blanked from the echoed text as a last line of defence."""
+    code, message, body_request_id = _parse_body(response)
+    status = response.status_code
+    request_id = response.headers.get("X-Request-Id") or body_request_id
+    message = scrub(message, secrets=secrets)
+    request = _request_of(response)
+    operation = f"{request.method} {request.url.path}" if request is not None else None
+    cls = _classify(status, code)
+    if cls is ThrottledError:
+        return ThrottledError(
+            status=status,
+            code=code,
+            message=message,
+            request_id=request_id,
+            operation=operation,
+            retry_after=parse_retry_after(response),
+        )
+    if cls is ClusterNotFoundError:
+        return ClusterNotFoundError(
+            status=status,
+            code=code,
+            message=message,
+            request_id=request_id,
+            operation=operation,
+            cluster_id=cluster_id,
+            project_id=project_id,
+            host=request.url.netloc.decode("ascii") if request is not None else None,
+        )
+    return cls(status=status, code=code, message=message, request_id=request_id, operation=operation)

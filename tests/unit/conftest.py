@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from mrs_iam_sync.client import MrsClient
+from mrs_iam_sync.settings import Settings
+
+from .helpers import FakeClock, Script, make_settings
+
+
+@pytest.fixture(autouse=True)
+def _no_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's real HW_* / HUAWEICLOUD_SDK_* variables must never leak into a unit test."""
+    for name in list(os.environ):
+        if name.startswith(("HW_", "HUAWEICLOUD_SDK_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def script() -> Iterator[Script]:
+    recorded = Script()
+    yield recorded
+    recorded.assert_done()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def client_factory(script: Script, clock: FakeClock) -> Iterator[Callable[..., MrsClient]]:
+    clients: list[MrsClient] = []
+
+    def build(settings: Settings | None = None) -> MrsClient:
+        client = MrsClient(
+            settings or make_settings(),
+            transport=httpx.MockTransport(script.handler),
+            sleep=clock.sleep,
+            monotonic=clock.monotonic,
+            rng=random.Random(7),
+        )
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(client_factory: Callable[..., MrsClient]) -> MrsClient:
+    return client_factory()

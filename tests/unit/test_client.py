@@ -1,0 +1,556 @@
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from mrs_iam_sync.client import USER_AGENT, MrsClient
+from mrs_iam_sync.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ClusterNotFoundError,
+    InvalidRequestError,
+    ServerError,
+    SyncInProgressError,
+    SyncTimeoutError,
+    ThrottledError,
+    TransportError,
+    UnexpectedResponseError,
+)
+from mrs_iam_sync.models import SyncDispatch, SyncedPrincipals
+from mrs_iam_sync.signing import parse_authorization
+
+from .helpers import (
+    AUTH_TOKEN,
+    BASE,
+    CLUSTER,
+    ENDPOINT,
+    PROJECT,
+    SECURITY_TOKEN,
+    FakeClock,
+    Script,
+    body_of,
+    make_settings,
+    verify_signature,
+)
+
+ACCEPTED = {"state": "synchronizing"}
+SIGNED_HEADERS = ("content-type", "host", "user-agent", "x-project-id", "x-sdk-date")
+
+
+def _signed_headers(request: httpx.Request) -> tuple[str, ...]:
+    parsed = parse_authorization(request.headers["Authorization"])
+    assert parsed is not None
+    return parsed.signed_headers
+
+
+# -- what goes on the wire ---------------------------------------------------------------------------
+
+
+def test_start_sync_posts_the_sdk_shaped_body_signed(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 202, ACCEPTED)
+
+    result = client.start_sync(cluster_id=CLUSTER, user_names=["user1", "user2"], group_names=["group1"])
+
+    assert result == SyncDispatch(state="synchronizing")
+    (request,) = script.received
+    assert request.method == "POST"
+    assert request.url.raw_path == f"{BASE}/iam-sync-user".encode()
+    # Same bytes as signing vector V1: the SDK's key order and separators.
+    assert request.content == (
+        b'{"is_all_sync": false, "group_names": ["group1"], "user_names": ["user1", "user2"]}'
+    )
+    assert request.headers["Content-Type"] == "application/json;charset=utf-8"
+    assert request.headers["X-Project-Id"] == PROJECT
+    assert request.headers["User-Agent"] == USER_AGENT
+    assert request.headers["Host"] == "mrs.cn-north-4.myhuaweicloud.com"
+    assert _signed_headers(request) == SIGNED_HEADERS
+    assert verify_signature(request)
+
+
+def test_start_sync_all_sends_only_the_flag(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 202, ACCEPTED)
+    client.start_sync(cluster_id=CLUSTER, is_all_sync=True)
+    assert script.received[0].content == b'{"is_all_sync": true}'
+
+
+def test_start_sync_omits_an_empty_list(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 202, ACCEPTED)
+    client.start_sync(cluster_id=CLUSTER, group_names=("g",))
+    assert body_of(script.received[0]) == {"is_all_sync": False, "group_names": ["g"]}
+
+
+def test_cancel_sync_sends_delete_with_a_json_body(client: MrsClient, script: Script):
+    script.json("DELETE", "iam-sync-user", 202, ACCEPTED)
+
+    result = client.cancel_sync(cluster_id=CLUSTER, user_names=["user2"], group_names=["group1"])
+
+    assert result.state == "synchronizing"
+    (request,) = script.received
+    assert request.method == "DELETE"
+    assert request.content == b'{"group_names": ["group1"], "user_names": ["user2"]}'
+    assert request.headers["Content-Type"] == "application/json;charset=utf-8"
+    assert request.headers["Content-Length"] == str(len(request.content))
+    assert _signed_headers(request) == SIGNED_HEADERS
+    assert verify_signature(request)
+
+
+@pytest.mark.parametrize(
+    ("call", "suffix", "body", "expected"),
+    [
+        ("list_synced", "iam-sync-user", {"user_names": ["u"], "group_names": ["g"]}, None),
+        ("is_synchronizing", "iam-sync", {"is_synchronizing": True}, True),
+        ("is_synchronous", "iam-sync/is-synchronous", {"is_synchronous": False}, False),
+    ],
+)
+def test_reads_are_signed_gets_without_body(client: MrsClient, script: Script, call, suffix, body, expected):
+    script.json("GET", suffix, 200, body)
+
+    result = getattr(client, call)(cluster_id=CLUSTER)
+
+    if expected is None:
+        assert result == SyncedPrincipals(user_names=["u"], group_names=["g"])
+    else:
+        assert result is expected
+    (request,) = script.received
+    assert request.url.raw_path == f"{BASE}/{suffix}".encode()
+    assert request.content == b""
+    assert request.headers["Content-Type"] == "application/json"
+    assert _signed_headers(request) == SIGNED_HEADERS
+    assert verify_signature(request)
+
+
+def test_list_synced_treats_missing_lists_as_empty(client: MrsClient, script: Script):
+    script.json("GET", "iam-sync-user", 200, {"user_names": ["a"], "something_new": 1})
+    assert client.list_synced(cluster_id=CLUSTER) == SyncedPrincipals(user_names=["a"], group_names=[])
+
+
+def test_project_override_changes_path_and_project_header():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"is_synchronizing": False})
+
+    other = MrsClient(make_settings(), transport=httpx.MockTransport(handler))
+    with other:
+        other.is_synchronizing(cluster_id="c1", project_id="otherproject")
+    assert seen[0].url.path == "/v2/otherproject/clusters/c1/iam-sync"
+    assert seen[0].headers["X-Project-Id"] == "otherproject"
+    assert verify_signature(seen[0])
+
+
+def test_temporary_credentials_sign_the_security_token(client_factory, script: Script):
+    client = client_factory(make_settings(security_token=SecretStr(SECURITY_TOKEN)))
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    client.is_synchronizing(cluster_id=CLUSTER)
+    request = script.received[0]
+    assert request.headers["X-Security-Token"] == SECURITY_TOKEN
+    assert "x-security-token" in _signed_headers(request)
+    assert verify_signature(request)
+
+
+def test_token_auth_sends_the_token_and_no_signature(client_factory, script: Script):
+    client = client_factory(make_settings(access_key=None, secret_key=None, auth_token=SecretStr(AUTH_TOKEN)))
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    client.is_synchronizing(cluster_id=CLUSTER)
+    request = script.received[0]
+    assert request.headers["X-Auth-Token"] == AUTH_TOKEN
+    assert request.headers["X-Project-Id"] == PROJECT
+    assert "Authorization" not in request.headers
+    assert "X-Sdk-Date" not in request.headers
+
+
+def test_endpoint_with_port_and_path_prefix_is_signed_as_sent():
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"is_synchronous": True})
+
+    settings = make_settings(endpoint="http://127.0.0.1:8443/prefix")
+    with MrsClient(settings, transport=httpx.MockTransport(handler)) as client:
+        assert client.is_synchronous(cluster_id=CLUSTER) is True
+    assert seen[0].url.raw_path == f"/prefix{BASE}/iam-sync/is-synchronous".encode()
+    assert seen[0].headers["Host"] == "127.0.0.1:8443"
+    assert verify_signature(seen[0])
+
+
+def test_unexpected_body_raises_unexpected_response_error(client: MrsClient, script: Script):
+    script.json("GET", "iam-sync", 200, {"something": "else"})
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client.is_synchronizing(cluster_id=CLUSTER)
+    assert "is_synchronizing" in str(caught.value)
+
+
+def test_repr_and_close():
+    client = MrsClient(make_settings(), transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    assert repr(client) == f"MrsClient(endpoint='{ENDPOINT}', project_id='{PROJECT}')"
+    with client:
+        pass
+    with pytest.raises(RuntimeError):
+        client.is_synchronous(cluster_id=CLUSTER)
+
+
+# -- validation before any request ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "rule_part"),
+    [
+        ({"cluster_id": "bad/id", "user_names": ["u"]}, "cluster_id", "letters, digits, '_' and '-'"),
+        ({"cluster_id": "", "user_names": ["u"]}, "cluster_id", "1 to 64 characters"),
+        ({"cluster_id": "c" * 65, "user_names": ["u"]}, "cluster_id", "1 to 64 characters"),
+        (
+            {"cluster_id": CLUSTER, "project_id": "has-dash", "user_names": ["u"]},
+            "project_id",
+            "letters and digits",
+        ),
+        ({"cluster_id": CLUSTER, "user_names": ["ok", ""]}, "user_names[1]", "non-empty string"),
+        ({"cluster_id": CLUSTER, "group_names": [None]}, "group_names[0]", "non-empty string"),
+        ({"cluster_id": CLUSTER, "user_names": "alice"}, "user_names", "not a single string"),
+        ({"cluster_id": CLUSTER, "group_names": None}, "group_names", "must be a list of names"),
+        ({"cluster_id": CLUSTER}, "user_names/group_names", "unless is_all_sync is true"),
+        ({"cluster_id": CLUSTER, "is_all_sync": "yes"}, "is_all_sync", "true or false"),
+    ],
+)
+def test_start_sync_rejects_bad_input_without_a_request(
+    client: MrsClient, script: Script, kwargs, field, rule_part
+):
+    with pytest.raises(InvalidRequestError) as caught:
+        client.start_sync(**kwargs)
+    assert caught.value.field == field
+    assert rule_part in caught.value.rule
+    assert field in str(caught.value) and caught.value.rule in str(caught.value)
+    assert script.received == []
+
+
+def test_cancel_sync_rejects_more_than_1000_names(client: MrsClient, script: Script):
+    with pytest.raises(InvalidRequestError) as caught:
+        client.cancel_sync(cluster_id=CLUSTER, group_names=[f"g{i}" for i in range(1001)])
+    assert caught.value.field == "group_names"
+    assert str(caught.value) == "invalid group_names: must hold at most 1000 names, got 1001"
+    assert script.received == []
+
+
+def test_cancel_sync_accepts_exactly_1000_names(client: MrsClient, script: Script):
+    script.json("DELETE", "iam-sync-user", 202, ACCEPTED)
+    client.cancel_sync(cluster_id=CLUSTER, user_names=[f"u{i}" for i in range(1000)])
+    assert len(body_of(script.received[0])["user_names"]) == 1000  # type: ignore[index]
+
+
+def test_cancel_sync_requires_a_name(client: MrsClient, script: Script):
+    with pytest.raises(InvalidRequestError, match="at least one name is required"):
+        client.cancel_sync(cluster_id=CLUSTER)
+
+
+@pytest.mark.parametrize("call", ["list_synced", "is_synchronizing", "is_synchronous", "wait_until_idle"])
+def test_reads_validate_the_cluster_id(client: MrsClient, script: Script, call):
+    extra = {"timeout": 1.0} if call == "wait_until_idle" else {}
+    with pytest.raises(InvalidRequestError) as caught:
+        getattr(client, call)(cluster_id="../etc", **extra)
+    assert caught.value.field == "cluster_id"
+
+
+# -- retries of reads --------------------------------------------------------------------------------
+
+
+def test_get_503_then_200_is_retried_once(client: MrsClient, script: Script, clock: FakeClock):
+    script.json("GET", "iam-sync", 503, {"error_code": "APIGW.0613", "error_msg": "busy"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    assert client.is_synchronizing(cluster_id=CLUSTER) is False
+    assert len(clock.sleeps) == 1
+    assert 0.1 <= clock.sleeps[0] <= 0.2  # first equal-jitter delay: between half and all of 0.2 s
+
+
+def test_get_honours_retry_after(client: MrsClient, script: Script, clock: FakeClock):
+    script.json(
+        "GET",
+        "iam-sync-user",
+        429,
+        {"error_code": "APIGW.0308", "error_msg": "slow down"},
+        **{"Retry-After": "3"},
+    )
+    script.json("GET", "iam-sync-user", 200, {"user_names": []})
+    client.list_synced(cluster_id=CLUSTER)
+    assert clock.sleeps == [3.0]
+
+
+def test_get_backoff_grows_exponentially_with_cap(client_factory, script: Script, clock: FakeClock):
+    client = client_factory(make_settings(max_retries=7, deadline_seconds=1000))
+    for _ in range(7):
+        script.json("GET", "iam-sync", 500, {"error_code": "MRS.1", "error_msg": "x"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    client.is_synchronizing(cluster_id=CLUSTER)
+    ceilings = [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    assert len(clock.sleeps) == 7
+    for delay, ceiling in zip(clock.sleeps, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+
+
+def test_get_gives_up_after_max_retries_with_the_last_error(client_factory, script: Script, clock: FakeClock):
+    client = client_factory(make_settings(max_retries=2))
+    for code in ("MRS.1", "MRS.2", "MRS.3"):
+        script.json("GET", "iam-sync", 500, {"error_code": code, "error_msg": "internal"})
+    with pytest.raises(ServerError) as caught:
+        client.is_synchronizing(cluster_id=CLUSTER)
+    assert caught.value.code == "MRS.3"
+    assert len(script.received) == 3
+    assert len(clock.sleeps) == 2
+
+
+def test_get_stops_at_the_deadline(client_factory, script: Script, clock: FakeClock):
+    client = client_factory(make_settings(max_retries=10, deadline_seconds=5))
+    script.json(
+        "GET", "iam-sync", 429, {"error_code": "APIGW.0308", "error_msg": "x"}, **{"Retry-After": "3"}
+    )
+    script.json(
+        "GET", "iam-sync", 429, {"error_code": "APIGW.0308", "error_msg": "x"}, **{"Retry-After": "3"}
+    )
+    with pytest.raises(ThrottledError) as caught:
+        client.is_synchronizing(cluster_id=CLUSTER)
+    assert caught.value.retry_after == 3.0
+    assert clock.sleeps == [3.0]  # a second 3 s wait would end past the 5 s deadline
+
+
+def test_max_retries_zero_means_one_attempt(client_factory, script: Script, clock: FakeClock):
+    client = client_factory(make_settings(max_retries=0))
+    script.json("GET", "iam-sync", 503, {"error_code": "APIGW.0613", "error_msg": "x"})
+    with pytest.raises(ServerError):
+        client.is_synchronizing(cluster_id=CLUSTER)
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ReadTimeout("read timed out"), httpx.ConnectError("refused"), httpx.RemoteProtocolError("eof")],
+)
+def test_get_retries_transport_errors(client: MrsClient, script: Script, error):
+    script.expect("GET", "iam-sync", error)
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
+    assert client.is_synchronizing(cluster_id=CLUSTER) is True
+
+
+def test_transport_errors_exhausted_become_transport_error(client_factory, script: Script):
+    client = client_factory(make_settings(max_retries=1))
+    script.expect("GET", "iam-sync", httpx.ConnectError("[Errno 111] Connection refused"))
+    script.expect("GET", "iam-sync", httpx.ConnectError("[Errno 111] Connection refused"))
+    with pytest.raises(TransportError) as caught:
+        client.is_synchronizing(cluster_id=CLUSTER)
+    assert caught.value.attempts == 2
+    assert caught.value.host == "mrs.cn-north-4.myhuaweicloud.com"
+    assert str(caught.value).startswith(
+        "could not get an answer from mrs.cn-north-4.myhuaweicloud.com after 2 attempts "
+        "(ConnectError: [Errno 111] Connection refused): check network access"
+    )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_unsupported_protocol_is_not_retried(client: MrsClient, script: Script, clock: FakeClock):
+    script.expect("GET", "iam-sync", httpx.UnsupportedProtocol("bad scheme"))
+    with pytest.raises(TransportError):
+        client.is_synchronizing(cluster_id=CLUSTER)
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (400, {"error_code": "12000002", "error_msg": "The parameter is invalid."}, BadRequestError),
+        (401, {"error_code": "APIGW.0301", "error_msg": "verify aksk signature fail"}, AuthenticationError),
+        (404, {"error_code": "12000003", "error_msg": "The cluster does not exist."}, ClusterNotFoundError),
+    ],
+)
+def test_get_client_errors_are_never_retried(client: MrsClient, script: Script, clock, status, body, error):
+    script.json("GET", "iam-sync-user", status, body)
+    with pytest.raises(error):
+        client.list_synced(cluster_id=CLUSTER)
+    assert clock.sleeps == []
+
+
+# -- retries of task-starting writes -------------------------------------------------------------------
+
+
+def test_post_after_500_is_resent_when_nothing_happened(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    script.json("GET", "iam-sync-user", 200, {"user_names": ["other"], "group_names": []})
+    script.json("POST", "iam-sync-user", 202, ACCEPTED)
+
+    result = client.start_sync(cluster_id=CLUSTER, user_names=["alice"], group_names=["devs"])
+
+    assert result.state == "synchronizing"
+    assert script.calls == [
+        ("POST", "iam-sync-user"),
+        ("GET", "iam-sync"),
+        ("GET", "iam-sync-user"),
+        ("POST", "iam-sync-user"),
+    ]
+    assert script.received[0].content == script.received[3].content
+
+
+def test_post_after_500_is_not_resent_while_the_task_runs(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
+
+    result = client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+
+    assert result == SyncDispatch(state="synchronizing")
+    assert script.calls == [("POST", "iam-sync-user"), ("GET", "iam-sync")]
+
+
+def test_post_after_500_is_not_resent_when_the_names_are_already_synced(client: MrsClient, script: Script):
+    script.json(
+        "POST", "iam-sync-user", 502, {"error_code": "APIGW.0201", "error_msg": "backend unavailable"}
+    )
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    script.json("GET", "iam-sync-user", 200, {"user_names": ["alice", "bob"], "group_names": ["devs", "ops"]})
+
+    result = client.start_sync(cluster_id=CLUSTER, user_names=["alice"], group_names=["devs"])
+
+    assert result == SyncDispatch(state=None)
+
+
+def test_post_read_timeout_checks_before_resending(client: MrsClient, script: Script):
+    script.expect("POST", "iam-sync-user", httpx.ReadTimeout("timed out"))
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
+    assert client.start_sync(cluster_id=CLUSTER, user_names=["alice"]).state == "synchronizing"
+
+
+def test_post_connect_error_is_resent_without_checking(client: MrsClient, script: Script):
+    script.expect("POST", "iam-sync-user", httpx.ConnectError("refused"))
+    script.json("POST", "iam-sync-user", 202, ACCEPTED)
+    client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    assert script.calls == [("POST", "iam-sync-user"), ("POST", "iam-sync-user")]
+
+
+def test_post_429_is_resent_without_checking(client: MrsClient, script: Script, clock: FakeClock):
+    script.json(
+        "POST", "iam-sync-user", 429, {"error_code": "APIGW.0308", "error_msg": "x"}, **{"Retry-After": "1"}
+    )
+    script.json("POST", "iam-sync-user", 202, ACCEPTED)
+    client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    assert script.calls == [("POST", "iam-sync-user"), ("POST", "iam-sync-user")]
+    assert clock.sleeps == [1.0]
+
+
+def test_post_400_is_never_retried(client: MrsClient, script: Script, clock: FakeClock):
+    script.json(
+        "POST", "iam-sync-user", 400, {"error_code": "12000002", "error_msg": "The parameter is invalid."}
+    )
+    with pytest.raises(BadRequestError):
+        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    assert clock.sleeps == []
+
+
+def test_post_409_reports_the_running_task(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 409, {"error_code": "MRS.0409", "error_msg": "sync in progress"})
+    with pytest.raises(SyncInProgressError, match="Another IAM sync task is running"):
+        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+
+
+def test_full_sync_after_500_is_resent_only_if_no_task_runs(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    script.json("POST", "iam-sync-user", 202, ACCEPTED)  # no list check: a full sync names nobody
+    client.start_sync(cluster_id=CLUSTER, is_all_sync=True)
+    assert script.calls == [("POST", "iam-sync-user"), ("GET", "iam-sync"), ("POST", "iam-sync-user")]
+
+
+def test_delete_after_500_is_done_when_no_name_is_left(client: MrsClient, script: Script):
+    script.json("DELETE", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    script.json("GET", "iam-sync-user", 200, {"user_names": ["bob"], "group_names": []})
+    assert client.cancel_sync(cluster_id=CLUSTER, user_names=["alice"]).state is None
+
+
+def test_delete_after_500_is_resent_when_a_name_is_still_synced(client: MrsClient, script: Script):
+    script.json("DELETE", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    script.json("GET", "iam-sync-user", 200, {"user_names": [], "group_names": ["devs"]})
+    script.json("DELETE", "iam-sync-user", 202, ACCEPTED)
+    assert client.cancel_sync(cluster_id=CLUSTER, group_names=["devs"]).state == "synchronizing"
+
+
+def test_post_500_with_retries_exhausted_raises_after_looking(client_factory, script: Script):
+    client = client_factory(make_settings(max_retries=0))
+    script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    script.json("GET", "iam-sync-user", 200, {})
+    with pytest.raises(ServerError) as caught:
+        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    assert caught.value.code == "MRS.9999"
+
+
+def test_post_resends_count_against_max_retries(client_factory, script: Script):
+    client = client_factory(make_settings(max_retries=1))
+    for _ in range(2):
+        script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+        script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+        script.json("GET", "iam-sync-user", 200, {})
+    with pytest.raises(ServerError):
+        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    assert [c for c in script.calls if c[0] == "POST"] == [("POST", "iam-sync-user")] * 2
+
+
+def test_post_read_timeout_exhausted_becomes_transport_error(client_factory, script: Script):
+    client = client_factory(make_settings(max_retries=0))
+    script.expect("POST", "iam-sync-user", httpx.ReadTimeout("timed out"))
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    script.json("GET", "iam-sync-user", 200, {})
+    with pytest.raises(TransportError, match="ReadTimeout: timed out"):
+        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+
+
+def test_failed_check_reports_the_original_error_with_a_note(client: MrsClient, script: Script):
+    script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
+    script.json("GET", "iam-sync", 403, {"error_code": "APIGW.0302", "error_msg": "not authorized"})
+    with pytest.raises(ServerError) as caught:
+        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    assert caught.value.code == "MRS.9999"
+    assert any("also failed" in note and "APIGW.0302" in note for note in caught.value.__notes__)
+
+
+# -- waiting -------------------------------------------------------------------------------------------
+
+
+def test_wait_until_idle_polls_with_growing_interval(client: MrsClient, script: Script, clock: FakeClock):
+    for running in (True, True, True, False):
+        script.json("GET", "iam-sync", 200, {"is_synchronizing": running})
+    waited = client.wait_until_idle(cluster_id=CLUSTER, timeout=60, initial_interval=0.5, max_interval=1.0)
+    assert clock.sleeps == [0.5, 1.0, 1.0]
+    assert waited == pytest.approx(2.5)
+
+
+def test_wait_until_idle_returns_zero_when_already_idle(client: MrsClient, script: Script):
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    assert client.wait_until_idle(cluster_id=CLUSTER, timeout=10) == 0.0
+
+
+def test_wait_until_idle_times_out_naming_cluster_and_seconds(client: MrsClient, script: Script, clock):
+    for _ in range(3):
+        script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
+    with pytest.raises(SyncTimeoutError) as caught:
+        client.wait_until_idle(cluster_id=CLUSTER, timeout=1.0, initial_interval=0.4, max_interval=2.0)
+    assert clock.sleeps == [0.4, pytest.approx(0.6)]
+    assert caught.value.cluster_id == CLUSTER
+    assert caught.value.waited == pytest.approx(1.0)
+    assert str(caught.value).startswith(
+        f"the IAM sync task on cluster {CLUSTER} was still running after waiting 1.0 s"
+    )
+
+
+# -- logging ---------------------------------------------------------------------------------------------
+
+
+def test_debug_log_has_method_path_status_attempt_and_no_headers(client: MrsClient, script: Script, caplog):
+    script.json("GET", "iam-sync", 503, {"error_code": "APIGW.0613", "error_msg": "x"})
+    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
+    with caplog.at_level(logging.DEBUG, logger="mrs_iam_sync.client"):
+        client.is_synchronizing(cluster_id=CLUSTER)
+    lines = [r.getMessage() for r in caplog.records if r.name == "mrs_iam_sync.client"]
+    assert lines[0].startswith(f"GET {BASE}/iam-sync -> 503 (attempt 1, ")
+    assert any(line.startswith(f"GET {BASE}/iam-sync -> 200 (attempt 2, ") for line in lines)
+    assert not any("Authorization" in line or "SDK-HMAC" in line for line in lines)

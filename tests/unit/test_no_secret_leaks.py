@@ -1,0 +1,228 @@
+"""Credentials must never reach a message a person or a log collector can see.
+
+Every scenario below produces exceptions, objects and log records; the test
+gathers all of their text and searches it for each credential and for every
+signature the client computed.  The fake server is deliberately hostile: it
+echoes the credential-bearing request headers back in its error messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from mrs_iam_sync.client import MrsClient
+from mrs_iam_sync.errors import MrsError
+from mrs_iam_sync.settings import resolve_settings
+from mrs_iam_sync.signing import AkSkAuth, TokenAuth, parse_authorization
+
+from .helpers import AK, AUTH_TOKEN, CLUSTER, PROJECT, SECURITY_TOKEN, SK, FakeClock, make_settings
+
+CREDENTIALS = (AK, SK, SECURITY_TOKEN, AUTH_TOKEN)
+
+
+def _echo(request: httpx.Request, owned: tuple[str, ...]) -> str:
+    """What a careless gateway might say: every credential header, and the caller's keys, verbatim."""
+    token = request.headers.get("X-Security-Token", "")
+    return (
+        f"bad request; Authorization: {request.headers.get('Authorization', '')}"
+        f"|x-security-token:{request.headers.get('X-Security-Token', '')}"
+        f"|x-auth-token:{request.headers.get('X-Auth-Token', '')}"
+        f"|canonicalRequest:GET|/v2/x/||host:h|x-security-token:{token}|"
+        f"|raw {' '.join(owned)}"
+    )
+
+
+def _hostile_handler(
+    status: int, code: str, owned: tuple[str, ...], **headers: str
+) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if status == 0:
+            raise httpx.ConnectError(_echo(request, owned))
+        body = {"error_code": code, "error_msg": _echo(request, owned), "request_id": "r-1"}
+        return httpx.Response(status, json=body, headers=headers)
+
+    return handler
+
+
+SCENARIOS = [
+    (401, "APIGW.0301"),
+    (401, "APIGW.0307"),
+    (403, "APIGW.0302"),
+    (404, "12000003"),
+    (409, "MRS.0409"),
+    (400, "12000002"),
+    (429, "APIGW.0308"),
+    (500, "MRS.9999"),
+    (503, "APIGW.0613"),
+    (0, "connect error"),
+]
+
+SETTINGS_VARIANTS = {
+    "aksk": {},
+    "temporary": {"security_token": SecretStr(SECURITY_TOKEN)},
+    "token": {"access_key": None, "secret_key": None, "auth_token": SecretStr(AUTH_TOKEN)},
+}
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.signatures: set[str] = set()
+
+    def add(self, *objects: object) -> None:
+        for obj in objects:
+            self.texts.extend([str(obj), repr(obj)])
+
+    def add_exception(self, error: BaseException | None) -> None:
+        while error is not None:
+            self.add(error, *getattr(error, "args", ()))
+            self.texts.extend(getattr(error, "__notes__", []))
+            self.texts.extend(str(value) for value in vars(error).values())
+            # Follow the chain a traceback would print.
+            error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+
+    def note_request(self, request: httpx.Request) -> None:
+        parsed = parse_authorization(request.headers.get("Authorization", ""))
+        if parsed is not None:
+            self.signatures.add(parsed.signature)
+
+
+@pytest.fixture
+def collector(caplog: pytest.LogCaptureFixture) -> Iterator[Collector]:
+    collected = Collector()
+    with caplog.at_level(logging.DEBUG):
+        yield collected
+    for record in caplog.records:
+        collected.texts.append(record.getMessage())
+        collected.texts.append(repr(record.args))
+        if record.exc_info:
+            collected.add_exception(record.exc_info[1])
+    haystack = "\n".join(collected.texts)
+    for secret in (*CREDENTIALS, *collected.signatures):
+        assert secret not in haystack, f"a credential or signature leaked: ...{secret[-6:]}"
+    assert collected.texts  # the scenario really produced something to inspect
+
+
+def _run_every_operation(client: MrsClient, collector: Collector) -> None:
+    operations: list[Callable[[], object]] = [
+        lambda: client.start_sync(cluster_id=CLUSTER, user_names=["alice"]),
+        lambda: client.cancel_sync(cluster_id=CLUSTER, group_names=["devs"]),
+        lambda: client.list_synced(cluster_id=CLUSTER),
+        lambda: client.is_synchronizing(cluster_id=CLUSTER),
+        lambda: client.is_synchronous(cluster_id=CLUSTER),
+        lambda: client.wait_until_idle(cluster_id=CLUSTER, timeout=1),
+    ]
+    for operation in operations:
+        with pytest.raises(MrsError) as caught:
+            operation()
+        collector.add_exception(caught.value)
+
+
+@pytest.mark.parametrize("variant", list(SETTINGS_VARIANTS))
+@pytest.mark.parametrize(("status", "code"), SCENARIOS, ids=[code for _, code in SCENARIOS])
+def test_error_scenarios_leak_nothing(collector: Collector, variant, status, code):
+    settings = make_settings(max_retries=1, **SETTINGS_VARIANTS[variant])
+    credentials = (settings.access_key, settings.secret_key, settings.security_token, settings.auth_token)
+    owned = tuple(secret.get_secret_value() for secret in credentials if secret is not None)
+    inner = _hostile_handler(status, code, owned, **{"Retry-After": "0"})
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        collector.note_request(request)
+        return inner(request)
+
+    clock = FakeClock()
+    client = MrsClient(
+        settings,
+        transport=httpx.MockTransport(handler),
+        sleep=clock.sleep,
+        monotonic=clock.monotonic,
+        rng=random.Random(1),
+    )
+    with client:
+        _run_every_operation(client, collector)
+    collector.add(settings, client, client._http.auth, settings.describe_sources())
+    if variant != "token":
+        assert collector.signatures  # the check below really had signatures to look for
+
+
+def test_unexpected_body_and_timeouts_leak_nothing(collector: Collector):
+    replies = iter([{"is_synchronizing": "garbage"}, {"is_synchronizing": True}, {"is_synchronizing": True}])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        collector.note_request(request)
+        return httpx.Response(200, json=next(replies))
+
+    clock = FakeClock()
+    settings = make_settings(security_token=SecretStr(SECURITY_TOKEN))
+    with MrsClient(
+        settings, transport=httpx.MockTransport(handler), sleep=clock.sleep, monotonic=clock.monotonic
+    ) as client:
+        for call in (
+            lambda: client.is_synchronizing(cluster_id=CLUSTER),
+            lambda: client.wait_until_idle(cluster_id=CLUSTER, timeout=0.1),
+            lambda: client.start_sync(cluster_id="bad/cluster", user_names=["x"]),
+            lambda: client.cancel_sync(cluster_id=CLUSTER, user_names=[""]),
+        ):
+            with pytest.raises(MrsError) as caught:
+                call()
+            collector.add_exception(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("explicit", "stack", "environ"),
+    [
+        ({"access_key": AK}, {}, {}),
+        ({"secret_key": SK}, {}, {}),
+        ({"security_token": SECURITY_TOKEN}, {}, {}),
+        ({"access_key": AK, "secret_key": SK, "auth_token": AUTH_TOKEN}, {}, {}),
+        (
+            {},
+            {
+                "huaweicloud:access_key": AK,
+                "huaweicloud:secret_key": SK,
+                "huaweicloud:auth_token": AUTH_TOKEN,
+            },
+            {},
+        ),
+        ({}, {}, {"HW_ACCESS_KEY": AK, "HW_SECRET_KEY": SK, "HW_AUTH_TOKEN": AUTH_TOKEN}),
+        ({"access_key": AK, "secret_key": SK, "project_id": "bad-project"}, {}, {}),
+        ({"access_key": AK, "secret_key": SK, "max_retries": "x"}, {}, {}),
+        ({"access_key": AK, "secret_key": SK, "region": None, "endpoint": None}, {}, {}),
+        ({"access_key": 12345}, {}, {}),
+    ],
+)
+def test_configuration_errors_leak_nothing(collector: Collector, explicit, stack, environ):
+    env = {"HW_REGION_NAME": "cn-north-4", "HW_PROJECT_ID": PROJECT, **environ}
+    if explicit.get("region", "") is None:
+        env.pop("HW_REGION_NAME")
+    with pytest.raises(MrsError) as caught:
+        resolve_settings(explicit=explicit, stack_config=stack, environ=env)
+    collector.add_exception(caught.value)
+
+
+def test_resolved_settings_and_auth_objects_leak_nothing(collector: Collector):
+    env = {
+        "HW_REGION_NAME": "cn-north-4",
+        "HW_PROJECT_ID": PROJECT,
+        "HW_ACCESS_KEY": AK,
+        "HW_SECRET_KEY": SK,
+        "HW_SECURITY_TOKEN": SECURITY_TOKEN,
+    }
+    settings = resolve_settings(environ=env)
+    token_settings = resolve_settings(explicit={"auth_token": AUTH_TOKEN}, environ=env)
+    collector.add(
+        settings,
+        token_settings,
+        settings.for_target(region="cn-east-3"),
+        settings.describe_sources(),
+        settings.model_dump(),
+        token_settings.model_dump_json(),
+        AkSkAuth(access_key=AK, secret_key=SecretStr(SK), security_token=SecretStr(SECURITY_TOKEN)),
+        TokenAuth(token=SecretStr(AUTH_TOKEN), project_id=PROJECT),
+    )
