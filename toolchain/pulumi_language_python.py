@@ -69,32 +69,32 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         self._running: list[subprocess.Popen[bytes]] = []
         self._lock = threading.Lock()
 
-    def Handshake(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC method name
+    def Handshake(self, request: Any, context: Any) -> Any:
         if request.engine_address:
             self._engine_address = request.engine_address
         return language_pb2.LanguageHandshakeResponse()
 
-    def GetPluginInfo(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetPluginInfo(self, request: Any, context: Any) -> Any:
         return plugin_pb2.PluginInfo(version=self._version)
 
-    def GetRequiredPlugins(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetRequiredPlugins(self, request: Any, context: Any) -> Any:
         return language_pb2.GetRequiredPluginsResponse()
 
-    def GetRequiredPackages(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetRequiredPackages(self, request: Any, context: Any) -> Any:
         return language_pb2.GetRequiredPackagesResponse()
 
-    def GetProgramDependencies(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def GetProgramDependencies(self, request: Any, context: Any) -> Any:
         return language_pb2.GetProgramDependenciesResponse()
 
-    def RuntimeOptionsPrompts(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def RuntimeOptionsPrompts(self, request: Any, context: Any) -> Any:
         return language_pb2.RuntimeOptionsResponse()
 
-    def InstallDependencies(self, request: Any, context: Any) -> Iterator[Any]:  # noqa: N802
+    def InstallDependencies(self, request: Any, context: Any) -> Iterator[Any]:
         yield language_pb2.InstallDependenciesResponse(
             stdout=b"dependencies are installed by `make install` (stand-in language host)\n"
         )
 
-    def About(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def About(self, request: Any, context: Any) -> Any:
         try:
             python, _ = _program_python(request.info)
         except FileNotFoundError:
@@ -105,14 +105,14 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             metadata={"languageHost": "pulumi-mrs-iam-sync stand-in"},
         )
 
-    def Cancel(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def Cancel(self, request: Any, context: Any) -> Any:
         with self._lock:
             for process in self._running:
                 if process.poll() is None:
                     process.send_signal(signal.SIGINT)
         return empty_pb2.Empty()
 
-    def Run(self, request: Any, context: Any) -> Any:  # noqa: N802
+    def Run(self, request: Any, context: Any) -> Any:
         try:
             python, env = _program_python(request.info)
         except FileNotFoundError as exc:
@@ -151,7 +151,9 @@ def main() -> None:
     parser.add_argument("--tracing", default="")
     parser.add_argument("--logtostderr", action="store_true")
     parser.add_argument("-v", dest="verbose", default="0")
-    parser.add_argument("--version", dest="version", default=os.environ.get("PULUMI_STANDIN_VERSION", "3.0.0"))
+    parser.add_argument(
+        "--version", dest="version", default=os.environ.get("PULUMI_STANDIN_VERSION", "3.0.0")
+    )
     parser.add_argument("engine_address", nargs="?", default="")
     args, _unknown = parser.parse_known_args()
 

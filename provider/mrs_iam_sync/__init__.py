@@ -17,7 +17,7 @@ __all__ = ["ClusterIamSync"]
 
 def __getattr__(name: str) -> Any:
     if name == "ClusterIamSync":
-        from mrs_iam_sync.resource import ClusterIamSync
+        from mrs_iam_sync.resource import ClusterIamSync  # noqa: PLC0415 - lazy on purpose
 
         return ClusterIamSync
     raise AttributeError(f"module 'mrs_iam_sync' has no attribute {name!r}")

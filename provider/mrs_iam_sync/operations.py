@@ -1,0 +1,189 @@
+"""Bringing a cluster's synced set to what a resource declares, one asynchronous task at a time.
+
+The API runs one IAM-sync task per cluster; a second one started while the
+first runs is rejected (or, on some services, silently overlaps). The
+provider's gRPC server runs several calls at once, and several resources may
+name the same cluster, so every task-starting call here holds that cluster's
+lock from "wait until idle" to "task finished". Everything a user asked to
+wait for shares one deadline, set by the resource's ``timeout_seconds``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from mrs_iam_sync.client import MrsClient
+from mrs_iam_sync.errors import MrsError, SyncInProgressError
+from mrs_iam_sync.models import SyncedPrincipals
+
+
+@dataclass(frozen=True)
+class ClusterRef:
+    """Where a cluster lives: the endpoint, the project and its id (the key of its lock)."""
+
+    endpoint: str
+    project_id: str
+    cluster_id: str
+
+
+class Deadline:
+    """The time left for one provider call; every wait inside the call draws on it."""
+
+    def __init__(self, seconds: float, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._ends_at = monotonic() + seconds
+        self.seconds = seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends_at - self._monotonic())
+
+
+class ClusterBusyError(MrsError):
+    """Another operation of this same deployment held the cluster for longer than we may wait."""
+
+
+_locks: dict[ClusterRef, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+@contextmanager
+def cluster_lock(cluster: ClusterRef, deadline: Deadline) -> Iterator[None]:
+    """Hold the cluster's lock, so that no two calls of this process start overlapping tasks."""
+    with _locks_guard:
+        lock = _locks.setdefault(cluster, threading.Lock())
+    if not lock.acquire(timeout=deadline.remaining()):
+        raise ClusterBusyError(
+            f"waited {deadline.seconds:g} s for another operation of this deployment on cluster "
+            f"{cluster.cluster_id} to finish; raise timeout_seconds or lower --parallel"
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass(frozen=True)
+class Principals:
+    """Users and groups, as sets."""
+
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, users: Collection[str], groups: Collection[str]) -> Principals:
+        return cls(frozenset(users), frozenset(groups))
+
+    @classmethod
+    def synced(cls, listing: SyncedPrincipals) -> Principals:
+        return cls.of(listing.user_names, listing.group_names)
+
+    def __bool__(self) -> bool:
+        return bool(self.users or self.groups)
+
+    def __sub__(self, other: Principals) -> Principals:
+        return Principals(self.users - other.users, self.groups - other.groups)
+
+    def __and__(self, other: Principals) -> Principals:
+        return Principals(self.users & other.users, self.groups & other.groups)
+
+
+def _dispatch(
+    client: MrsClient, cluster: ClusterRef, deadline: Deadline, start: Callable[[], object]
+) -> None:
+    """Start a task once the cluster is idle; if someone else started one in between, wait again."""
+    while True:
+        client.wait_until_idle(
+            cluster_id=cluster.cluster_id, project_id=cluster.project_id, timeout=deadline.remaining()
+        )
+        try:
+            start()
+            return
+        except SyncInProgressError:
+            if deadline.remaining() <= 0:
+                raise
+
+
+def _finish(client: MrsClient, cluster: ClusterRef, deadline: Deadline) -> None:
+    client.wait_until_idle(
+        cluster_id=cluster.cluster_id, project_id=cluster.project_id, timeout=deadline.remaining()
+    )
+
+
+def sync(
+    client: MrsClient,
+    cluster: ClusterRef,
+    principals: Principals,
+    *,
+    deadline: Deadline,
+    wait: bool,
+) -> bool:
+    """Sync the given principals that are not synced yet; return whether a task was started."""
+    synced = Principals.synced(
+        client.list_synced(cluster_id=cluster.cluster_id, project_id=cluster.project_id)
+    )
+    missing = principals - synced
+    if not missing:
+        return False
+    _dispatch(
+        client,
+        cluster,
+        deadline,
+        lambda: client.start_sync(
+            cluster_id=cluster.cluster_id,
+            project_id=cluster.project_id,
+            user_names=sorted(missing.users),
+            group_names=sorted(missing.groups),
+        ),
+    )
+    if wait:
+        _finish(client, cluster, deadline)
+    return True
+
+
+def sync_all(client: MrsClient, cluster: ClusterRef, *, deadline: Deadline, wait: bool) -> None:
+    """Run a full sync: every IAM user with an MRS policy and every group."""
+    _dispatch(
+        client,
+        cluster,
+        deadline,
+        lambda: client.start_sync(
+            cluster_id=cluster.cluster_id, project_id=cluster.project_id, is_all_sync=True
+        ),
+    )
+    if wait:
+        _finish(client, cluster, deadline)
+
+
+def cancel(
+    client: MrsClient,
+    cluster: ClusterRef,
+    principals: Principals,
+    *,
+    deadline: Deadline,
+    wait: bool,
+) -> bool:
+    """Cancel the given principals that are still synced, and no others; return whether a task was started."""
+    synced = Principals.synced(
+        client.list_synced(cluster_id=cluster.cluster_id, project_id=cluster.project_id)
+    )
+    present = principals & synced
+    if not present:
+        return False
+    _dispatch(
+        client,
+        cluster,
+        deadline,
+        lambda: client.cancel_sync(
+            cluster_id=cluster.cluster_id,
+            project_id=cluster.project_id,
+            user_names=sorted(present.users),
+            group_names=sorted(present.groups),
+        ),
+    )
+    if wait:
+        _finish(client, cluster, deadline)
+    return True
