@@ -1,0 +1,468 @@
+"""The emulated MRS service's state: IAM directories, clusters and their sync tasks. No HTTP here.
+
+State is keyed by project, then cluster.  One re-entrant lock guards all of
+it, so concurrent clients see each operation as atomic.
+
+Tasks are completed lazily: every access to a cluster first applies the
+tasks whose finish time (on the emulator :class:`~.clock.Clock`) has passed.
+There is no timer thread, so a test that moves the clock sees a completed
+task at its very next request, and ``sync_seconds=0`` still yields a task
+that exists, then is found finished.
+
+Semantics (documented facts first, emulator choices marked):
+
+* sync of a user also syncs every IAM group the user belongs to (documented);
+* users without an MRS policy are skipped, and so are their groups unless
+  named explicitly (documented: only policy-bound users are synced; the
+  group part is an emulator choice);
+* ``is_all_sync`` syncs every user with an MRS policy and every group;
+* a sync only adds; a cancel only removes the names it lists, without
+  cascading from a user to its groups, and ignores names not synced
+  (emulator choices);
+* ``is_synchronous`` is false until any task (sync or cancel) has completed
+  on the cluster, then true (emulator choice; settable via the control API);
+* targets are resolved against IAM when the task is accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from mrs_iam_sync.emulator.clock import Clock, iso_utc
+from mrs_iam_sync.emulator.options import EmulatorOptions
+from mrs_iam_sync.emulator.payloads import CancelRequest, SyncRequest
+from mrs_iam_sync.emulator.persistence import (
+    ClusterRecord,
+    ProjectRecord,
+    StateDocument,
+    StateStore,
+    TaskRecord,
+)
+from mrs_iam_sync.emulator.seed import ProjectSeed, Seed
+
+_log = logging.getLogger(__name__)
+
+TASK_HISTORY: Final = 20
+"""Completed tasks kept per cluster for the control API; enough to inspect a test's steps."""
+
+TaskKind = Literal["sync", "cancel"]
+TaskState = Literal["queued", "running", "completed"]
+
+
+class BackendError(Exception):
+    """A refusal by the service; handlers map each subclass to one HTTP error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ClusterNotFound(BackendError):
+    pass
+
+
+class UnknownNames(BackendError):
+    pass
+
+
+class TaskAlreadyRunning(BackendError):
+    def __init__(self, cluster_id: str) -> None:
+        super().__init__(f"a task is running on cluster {cluster_id}")
+        self.cluster_id = cluster_id
+
+
+@dataclass(frozen=True)
+class IamUser:
+    name: str
+    groups: frozenset[str]
+    mrs_policy: bool
+
+
+@dataclass(frozen=True)
+class IamDirectory:
+    users: Mapping[str, IamUser]
+    groups: frozenset[str]
+
+
+@dataclass
+class SyncTask:
+    id: str
+    kind: TaskKind
+    users: frozenset[str]
+    groups: frozenset[str]
+    accepted_at: float
+    starts_at: float
+    finishes_at: float
+    completed_at: float | None = None
+
+    def state(self, now: float) -> TaskState:
+        if self.completed_at is not None:
+            return "completed"
+        return "running" if now >= self.starts_at else "queued"
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "users": sorted(self.users),
+            "groups": sorted(self.groups),
+            "state": self.state(now),
+            "accepted_at": iso_utc(self.accepted_at),
+            "starts_at": iso_utc(self.starts_at),
+            "finishes_at": iso_utc(self.finishes_at),
+            "completed_at": None if self.completed_at is None else iso_utc(self.completed_at),
+        }
+
+    def to_record(self) -> TaskRecord:
+        return TaskRecord(
+            id=self.id,
+            kind=self.kind,
+            users=sorted(self.users),
+            groups=sorted(self.groups),
+            accepted_at=self.accepted_at,
+            starts_at=self.starts_at,
+            finishes_at=self.finishes_at,
+            completed_at=self.completed_at,
+        )
+
+    @classmethod
+    def from_record(cls, record: TaskRecord) -> SyncTask:
+        return cls(
+            id=record.id,
+            kind=record.kind,
+            users=frozenset(record.users),
+            groups=frozenset(record.groups),
+            accepted_at=record.accepted_at,
+            starts_at=record.starts_at,
+            finishes_at=record.finishes_at,
+            completed_at=record.completed_at,
+        )
+
+
+@dataclass
+class Cluster:
+    id: str
+    name: str
+    synced_users: set[str] = field(default_factory=set)
+    synced_groups: set[str] = field(default_factory=set)
+    is_synchronous: bool = False
+    pending: deque[SyncTask] = field(default_factory=deque)
+    history: deque[SyncTask] = field(default_factory=lambda: deque(maxlen=TASK_HISTORY))
+
+    def settle(self, now: float) -> bool:
+        """Apply every task whose finish time has passed; True if anything changed."""
+        changed = False
+        while self.pending and self.pending[0].finishes_at <= now:
+            task = self.pending.popleft()
+            if task.kind == "sync":
+                self.synced_users |= task.users
+                self.synced_groups |= task.groups
+            else:
+                self.synced_users -= task.users
+                self.synced_groups -= task.groups
+            task.completed_at = task.finishes_at
+            self.is_synchronous = True
+            self.history.append(task)
+            changed = True
+        return changed
+
+    def to_json(self, project_id: str, now: float) -> dict[str, Any]:
+        return {
+            "project_id": project_id,
+            "cluster_id": self.id,
+            "name": self.name,
+            "synced_users": sorted(self.synced_users),
+            "synced_groups": sorted(self.synced_groups),
+            "is_synchronizing": bool(self.pending),
+            "is_synchronous": self.is_synchronous,
+            "tasks": [task.to_json(now) for task in (*self.history, *self.pending)],
+        }
+
+    def to_record(self) -> ClusterRecord:
+        return ClusterRecord(
+            id=self.id,
+            name=self.name,
+            synced_users=sorted(self.synced_users),
+            synced_groups=sorted(self.synced_groups),
+            is_synchronous=self.is_synchronous,
+            tasks=[task.to_record() for task in (*self.history, *self.pending)],
+        )
+
+    @classmethod
+    def from_record(cls, record: ClusterRecord) -> Cluster:
+        cluster = cls(
+            id=record.id,
+            name=record.name,
+            synced_users=set(record.synced_users),
+            synced_groups=set(record.synced_groups),
+            is_synchronous=record.is_synchronous,
+        )
+        for task_record in record.tasks:
+            task = SyncTask.from_record(task_record)
+            (cluster.history if task.completed_at is not None else cluster.pending).append(task)
+        return cluster
+
+
+@dataclass
+class Project:
+    id: str
+    region: str
+    iam: IamDirectory
+    clusters: dict[str, Cluster]
+
+    @classmethod
+    def from_seed(cls, seed: ProjectSeed) -> Project:
+        users = {
+            user.name: IamUser(name=user.name, groups=frozenset(user.groups), mrs_policy=user.mrs_policy)
+            for user in seed.iam.users
+        }
+        clusters = {
+            cluster.id: Cluster(
+                id=cluster.id,
+                name=cluster.name or cluster.id,
+                synced_users=set(cluster.synced.users),
+                synced_groups=set(cluster.synced.groups),
+                is_synchronous=cluster.is_synchronous,
+            )
+            for cluster in seed.clusters
+        }
+        iam = IamDirectory(users=users, groups=frozenset(seed.iam.groups))
+        return cls(id=seed.id, region=seed.region, iam=iam, clusters=clusters)
+
+
+class EmulatorBackend:
+    """All state of the emulated service, safe to share between request threads."""
+
+    def __init__(
+        self,
+        seed: Seed,
+        *,
+        clock: Clock,
+        options: EmulatorOptions,
+        store: StateStore | None = None,
+    ) -> None:
+        self._lock = threading.RLock()
+        self._seed = seed
+        self.clock = clock
+        self._options = options
+        self._store = store
+        self._projects = self._projects_from_seed()
+        document = store.load() if store is not None else None
+        if document is not None:
+            self._restore(document)
+
+    # -- options -----------------------------------------------------------------------------
+
+    @property
+    def options(self) -> EmulatorOptions:
+        with self._lock:
+            return self._options
+
+    def set_options(self, options: EmulatorOptions) -> None:
+        with self._lock:
+            self._options = options
+
+    # -- the five API operations ----------------------------------------------------------------
+
+    def synced_principals(self, project_id: str, cluster_id: str) -> tuple[list[str], list[str]]:
+        with self._lock:
+            cluster = self._settled(project_id, cluster_id)
+            return sorted(cluster.synced_users), sorted(cluster.synced_groups)
+
+    def is_synchronizing(self, project_id: str, cluster_id: str) -> bool:
+        with self._lock:
+            return bool(self._settled(project_id, cluster_id).pending)
+
+    def is_synchronous(self, project_id: str, cluster_id: str) -> bool:
+        with self._lock:
+            return self._settled(project_id, cluster_id).is_synchronous
+
+    def start_sync(self, project_id: str, cluster_id: str, request: SyncRequest) -> SyncTask:
+        with self._lock:
+            cluster = self._settled(project_id, cluster_id)
+            users, groups = self._sync_targets(self._projects[project_id].iam, request)
+            return self._enqueue(cluster, "sync", users, groups)
+
+    def start_cancel(self, project_id: str, cluster_id: str, request: CancelRequest) -> SyncTask:
+        with self._lock:
+            cluster = self._settled(project_id, cluster_id)
+            return self._enqueue(cluster, "cancel", request.user_names, request.group_names)
+
+    # -- control operations --------------------------------------------------------------------
+
+    def cluster_json(self, project_id: str, cluster_id: str) -> dict[str, Any]:
+        with self._lock:
+            cluster = self._settled(project_id, cluster_id)
+            return cluster.to_json(project_id, self.clock.now())
+
+    def patch_cluster(
+        self,
+        project_id: str,
+        cluster_id: str,
+        *,
+        synced_users: Iterable[str] | None = None,
+        synced_groups: Iterable[str] | None = None,
+        is_synchronous: bool | None = None,
+    ) -> dict[str, Any]:
+        """Change state behind the API's back (drift); any names are accepted, even unknown ones."""
+        with self._lock:
+            cluster = self._settled(project_id, cluster_id)
+            if synced_users is not None:
+                cluster.synced_users = set(synced_users)
+            if synced_groups is not None:
+                cluster.synced_groups = set(synced_groups)
+            if is_synchronous is not None:
+                cluster.is_synchronous = is_synchronous
+            self._persist()
+            return cluster.to_json(project_id, self.clock.now())
+
+    def create_cluster(self, project_id: str, cluster_id: str, *, name: str | None) -> bool:
+        """Create an empty cluster; an existing one is kept (and renamed if a name is given).
+
+        Returns True when the cluster was created.
+        """
+        with self._lock:
+            project = self._project(project_id, cluster_id)
+            existing = project.clusters.get(cluster_id)
+            if existing is not None:
+                if name is not None:
+                    existing.name = name
+                    self._persist()
+                return False
+            project.clusters[cluster_id] = Cluster(id=cluster_id, name=name or cluster_id)
+            self._persist()
+            return True
+
+    def delete_cluster(self, project_id: str, cluster_id: str) -> None:
+        """Remove a cluster and its tasks, as if it had been deleted in the console."""
+        with self._lock:
+            project = self._project(project_id, cluster_id)
+            if project.clusters.pop(cluster_id, None) is None:
+                raise ClusterNotFound(f"No cluster {cluster_id} in project {project_id}.")
+            self._persist()
+
+    def reset(self) -> None:
+        """Back to the seed, as at a start without a state file (the state file is rewritten)."""
+        with self._lock:
+            self._projects = self._projects_from_seed()
+            self._persist()
+
+    def dump(self) -> list[dict[str, Any]]:
+        """Everything, for ``GET /_emulator/state``; there are no secrets in the backend."""
+        with self._lock:
+            now = self.clock.now()
+            changed = False
+            for project in self._projects.values():
+                for cluster in project.clusters.values():
+                    changed = cluster.settle(now) or changed
+            if changed:
+                self._persist()
+            return [
+                {
+                    "id": project.id,
+                    "region": project.region,
+                    "iam": {
+                        "groups": sorted(project.iam.groups),
+                        "users": [
+                            {"name": user.name, "groups": sorted(user.groups), "mrs_policy": user.mrs_policy}
+                            for user in sorted(project.iam.users.values(), key=lambda user: user.name)
+                        ],
+                    },
+                    "clusters": [cluster.to_json(project.id, now) for cluster in project.clusters.values()],
+                }
+                for project in self._projects.values()
+            ]
+
+    def save(self) -> None:
+        """Write the state file now (used on shutdown); a no-op without ``--state``."""
+        with self._lock:
+            self._persist()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _projects_from_seed(self) -> dict[str, Project]:
+        return {seed.id: Project.from_seed(seed) for seed in self._seed.projects}
+
+    def _project(self, project_id: str, cluster_id: str) -> Project:
+        project = self._projects.get(project_id)
+        if project is None:
+            raise ClusterNotFound(f"Project {project_id} is unknown to the emulator (cluster {cluster_id}).")
+        return project
+
+    def _settled(self, project_id: str, cluster_id: str) -> Cluster:
+        """The one lookup every operation uses, so a missing cluster is reported alike everywhere."""
+        cluster = self._project(project_id, cluster_id).clusters.get(cluster_id)
+        if cluster is None:
+            raise ClusterNotFound(f"No cluster {cluster_id} in project {project_id}.")
+        if cluster.settle(self.clock.now()):
+            self._persist()
+        return cluster
+
+    def _sync_targets(self, iam: IamDirectory, request: SyncRequest) -> tuple[frozenset[str], frozenset[str]]:
+        if request.is_all_sync:
+            users = frozenset(name for name, user in iam.users.items() if user.mrs_policy)
+            return users, iam.groups
+        unknown_users = sorted(request.user_names - iam.users.keys())
+        unknown_groups = sorted(request.group_names - iam.groups)
+        if (unknown_users or unknown_groups) and self._options.unknown_names == "reject":
+            parts = []
+            if unknown_users:
+                parts.append("users " + ", ".join(unknown_users))
+            if unknown_groups:
+                parts.append("groups " + ", ".join(unknown_groups))
+            raise UnknownNames("unknown IAM " + "; ".join(parts))
+        users = frozenset(
+            name for name in request.user_names if name in iam.users and iam.users[name].mrs_policy
+        )
+        groups = set(request.group_names & iam.groups)
+        for name in users:
+            groups |= iam.users[name].groups
+        return users, frozenset(groups)
+
+    def _enqueue(
+        self, cluster: Cluster, kind: TaskKind, users: frozenset[str], groups: frozenset[str]
+    ) -> SyncTask:
+        if cluster.pending and self._options.concurrent_sync == "reject":
+            raise TaskAlreadyRunning(cluster.id)
+        now = self.clock.now()
+        starts_at = max(now, cluster.pending[-1].finishes_at) if cluster.pending else now
+        task = SyncTask(
+            id=uuid.uuid4().hex[:16],
+            kind=kind,
+            users=users,
+            groups=groups,
+            accepted_at=now,
+            starts_at=starts_at,
+            finishes_at=starts_at + self._options.sync_seconds,
+        )
+        cluster.pending.append(task)
+        self._persist()
+        return task
+
+    def _persist(self) -> None:
+        if self._store is None:
+            return
+        document = StateDocument(
+            saved_at=iso_utc(self.clock.now()),
+            projects=[
+                ProjectRecord(id=project.id, clusters=[c.to_record() for c in project.clusters.values()])
+                for project in self._projects.values()
+            ],
+        )
+        self._store.save(document)
+
+    def _restore(self, document: StateDocument) -> None:
+        for record in document.projects:
+            project = self._projects.get(record.id)
+            if project is None:
+                _log.warning(
+                    "state file: project %s is not in the seed any more; its clusters are dropped", record.id
+                )
+                continue
+            project.clusters = {cluster.id: Cluster.from_record(cluster) for cluster in record.clusters}

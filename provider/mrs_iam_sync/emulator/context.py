@@ -1,0 +1,31 @@
+"""The parts of one running emulator, bundled so the app and the control API receive one object.
+
+Each part guards itself (the backend with its lock, the fault list and the
+request log with their own), so holding this bundle needs no lock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mrs_iam_sync.emulator.auth import Authenticator
+from mrs_iam_sync.emulator.backend import EmulatorBackend
+from mrs_iam_sync.emulator.clock import Clock
+from mrs_iam_sync.emulator.faults import FaultInjector
+from mrs_iam_sync.emulator.reqlog import RequestLog
+
+
+@dataclass(frozen=True)
+class EmulatorContext:
+    backend: EmulatorBackend
+    authenticator: Authenticator
+    faults: FaultInjector
+    requests: RequestLog
+    clock: Clock
+
+    def reset(self) -> None:
+        """Back to the seed; faults, the request log and the clock offset are cleared; options stay."""
+        self.faults.clear()
+        self.requests.clear()
+        self.clock.set_offset(0.0)
+        self.backend.reset()

@@ -1,0 +1,232 @@
+"""The control API under ``/_emulator/``: reset, inspect and bend the emulator from a test.
+
+No authentication, JSON in and out, never recorded in the request log and
+never subject to faults, so a test can always see and repair the emulator.
+Errors use ``EMULATOR.<status>`` codes, which no real service returns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from werkzeug.wrappers import Request, Response
+
+from mrs_iam_sync.emulator.backend import ClusterNotFound
+from mrs_iam_sync.emulator.clock import iso_utc
+from mrs_iam_sync.emulator.context import EmulatorContext
+from mrs_iam_sync.emulator.errors import control_error
+from mrs_iam_sync.emulator.faults import FaultSpec
+from mrs_iam_sync.emulator.handlers import json_reply
+from mrs_iam_sync.emulator.options import OptionsError
+from mrs_iam_sync.emulator.validation import first_error
+from mrs_iam_sync.rules import CLUSTER_ID_PATTERN, CLUSTER_ID_RULE, PROJECT_ID_PATTERN, PROJECT_ID_RULE
+from mrs_iam_sync.signing import SDK_DATE_FORMAT
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class ControlCall:
+    context: EmulatorContext
+    request: Request
+    args: Mapping[str, str]
+
+    def body(self, model: type[_Model]) -> _Model:
+        """Parse the JSON body into ``model``; an empty body means ``{}``."""
+        raw = self.request.get_data(cache=True)
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            raise control_error(400, f"the body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise control_error(400, "the body must be a JSON object")
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            path, reason = first_error(exc)
+            raise control_error(400, f"{path}: {reason}" if path else reason) from None
+
+    @property
+    def cluster_key(self) -> tuple[str, str]:
+        return self.args["project_id"], self.args["cluster_id"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClockBody(_Body):
+    offset_seconds: float | None = None
+    now: str | None = None
+    """An absolute time instead of an offset: ISO 8601, or an X-Sdk-Date such as 20240102T030405Z."""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ClockBody:
+        if (self.offset_seconds is None) == (self.now is None):
+            raise ValueError("give exactly one of offset_seconds and now")
+        return self
+
+
+class ClusterPatch(_Body):
+    synced_users: list[str] | None = None
+    synced_groups: list[str] | None = None
+    is_synchronous: bool | None = None
+
+
+class ClusterCreate(_Body):
+    name: str | None = Field(default=None, min_length=1)
+
+
+@contextmanager
+def _missing_as_404() -> Iterator[None]:
+    try:
+        yield
+    except ClusterNotFound as exc:
+        raise control_error(404, exc.message) from None
+
+
+def health(call: ControlCall) -> Response:
+    return json_reply(200, {"status": "ok"})
+
+
+def reset(call: ControlCall) -> Response:
+    call.context.reset()
+    return json_reply(200, {"reset": True})
+
+
+def list_requests(call: ControlCall) -> Response:
+    return json_reply(200, {"requests": call.context.requests.entries()})
+
+
+def clear_requests(call: ControlCall) -> Response:
+    call.context.requests.clear()
+    return json_reply(200, {"requests": []})
+
+
+def list_faults(call: ControlCall) -> Response:
+    return json_reply(200, {"faults": call.context.faults.describe()})
+
+
+def add_fault(call: ControlCall) -> Response:
+    fault = call.context.faults.add(call.body(FaultSpec))
+    return json_reply(201, {"id": fault.id})
+
+
+def clear_faults(call: ControlCall) -> Response:
+    call.context.faults.clear()
+    return json_reply(200, {"faults": []})
+
+
+def delete_fault(call: ControlCall) -> Response:
+    fault_id = call.args["fault_id"]
+    if not call.context.faults.remove(fault_id):
+        raise control_error(404, f"no fault {fault_id}")
+    return json_reply(200, {"deleted": fault_id})
+
+
+def _clock_json(call: ControlCall) -> dict[str, Any]:
+    clock = call.context.clock
+    return {"offset_seconds": clock.offset_seconds, "now": iso_utc(clock.now())}
+
+
+def show_clock(call: ControlCall) -> Response:
+    return json_reply(200, _clock_json(call))
+
+
+def set_clock(call: ControlCall) -> Response:
+    body = call.body(ClockBody)
+    clock = call.context.clock
+    if body.offset_seconds is not None:
+        clock.set_offset(body.offset_seconds)
+    elif body.now is not None:
+        clock.set_now(_parse_time(body.now).timestamp())
+    return json_reply(200, _clock_json(call))
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, SDK_DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise control_error(400, f"now: {text!r} is neither ISO 8601 nor YYYYMMDDTHHMMSSZ") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def show_settings(call: ControlCall) -> Response:
+    return json_reply(200, call.context.backend.options.model_dump())
+
+
+def update_settings(call: ControlCall) -> Response:
+    raw = call.request.get_data(cache=True)
+    try:
+        changes = json.loads(raw) if raw.strip() else {}
+    except ValueError as exc:
+        raise control_error(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(changes, dict):
+        raise control_error(400, "the body must be a JSON object")
+    backend = call.context.backend
+    try:
+        options = backend.options.updated(changes)
+    except OptionsError as exc:
+        raise control_error(400, str(exc)) from None
+    backend.set_options(options)
+    return json_reply(200, options.model_dump())
+
+
+def show_state(call: ControlCall) -> Response:
+    context = call.context
+    return json_reply(
+        200,
+        {
+            "projects": context.backend.dump(),
+            "options": context.backend.options.model_dump(),
+            "clock": _clock_json(call),
+            "faults": context.faults.describe(),
+        },
+    )
+
+
+def show_cluster(call: ControlCall) -> Response:
+    with _missing_as_404():
+        return json_reply(200, call.context.backend.cluster_json(*call.cluster_key))
+
+
+def patch_cluster(call: ControlCall) -> Response:
+    body = call.body(ClusterPatch)
+    with _missing_as_404():
+        view = call.context.backend.patch_cluster(
+            *call.cluster_key,
+            synced_users=body.synced_users,
+            synced_groups=body.synced_groups,
+            is_synchronous=body.is_synchronous,
+        )
+    return json_reply(200, view)
+
+
+def create_cluster(call: ControlCall) -> Response:
+    project_id, cluster_id = call.cluster_key
+    if not PROJECT_ID_PATTERN.match(project_id):
+        raise control_error(400, f"project_id {PROJECT_ID_RULE}")
+    if not CLUSTER_ID_PATTERN.match(cluster_id):
+        raise control_error(400, f"cluster_id {CLUSTER_ID_RULE}")
+    body = call.body(ClusterCreate)
+    backend = call.context.backend
+    with _missing_as_404():
+        created = backend.create_cluster(project_id, cluster_id, name=body.name)
+        return json_reply(201 if created else 200, backend.cluster_json(project_id, cluster_id))
+
+
+def delete_cluster(call: ControlCall) -> Response:
+    with _missing_as_404():
+        call.context.backend.delete_cluster(*call.cluster_key)
+    project_id, cluster_id = call.cluster_key
+    return json_reply(200, {"deleted": {"project_id": project_id, "cluster_id": cluster_id}})

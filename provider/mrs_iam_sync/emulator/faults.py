@@ -1,0 +1,163 @@
+"""Injected faults: latency, throttling, server errors and dropped connections, for client retry tests.
+
+A fault matches requests to the emulated API (never the control API) by
+optional method and path filters, and fires either with a probability
+(``rate``, reproducible with ``seed``) or for the next ``count`` matching
+requests, or, with neither, on every matching request.
+
+Each request is planned once, when it arrives, consulting the faults in the
+order they were added: every firing ``latency`` fault adds its delay; the
+first firing terminal fault (``throttle``, ``server_error``, ``drop``)
+decides the outcome, and later terminal faults are not consulted (so they
+do not use up their count).
+
+``phase`` says when a fault acts.  ``before``: the request is not applied.
+``after`` (``server_error``, ``drop``, ``latency``): the operation IS
+applied, then the response is replaced, dropped or delayed: the ambiguous
+case a client must handle by reading state before retrying a POST/DELETE.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FaultKind = Literal["latency", "throttle", "server_error", "drop"]
+Phase = Literal["before", "after"]
+
+
+class FaultSpec(BaseModel):
+    """The body of ``POST /_emulator/faults``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: FaultKind
+    rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    count: int | None = Field(default=None, ge=1)
+    latency_seconds: float = Field(default=0.0, ge=0.0, le=600.0)
+    status: Literal[500, 502, 503] = 500
+    retry_after: int | None = Field(default=None, ge=0)
+    methods: tuple[str, ...] | None = None
+    path_contains: str | None = None
+    phase: Phase = "before"
+    seed: int | None = None
+
+    @field_validator("methods")
+    @classmethod
+    def _upper(cls, methods: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if methods is None else tuple(method.upper() for method in methods)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FaultSpec:
+        if self.rate is not None and self.count is not None:
+            raise ValueError("give rate or count, not both")
+        if self.kind == "latency" and self.latency_seconds <= 0:
+            raise ValueError("a latency fault needs latency_seconds > 0")
+        if self.kind == "throttle" and self.phase == "after":
+            raise ValueError("a throttle always acts before the operation; phase 'after' is meaningless")
+        return self
+
+
+@dataclass
+class Fault:
+    id: str
+    spec: FaultSpec
+    remaining: int | None
+    rng: random.Random
+    fired: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.remaining == 0:
+            return False
+        if self.spec.methods is not None and method.upper() not in self.spec.methods:
+            return False
+        return self.spec.path_contains is None or self.spec.path_contains in path
+
+    def fires(self) -> bool:
+        """Consume one use: a count decrements, a rate draws from this fault's own generator."""
+        if self.remaining is not None:
+            self.remaining -= 1
+        elif self.spec.rate is not None and self.rng.random() >= self.spec.rate:
+            return False
+        self.fired += 1
+        return True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            **self.spec.model_dump(mode="json"),
+            "remaining": self.remaining,
+            "fired": self.fired,
+        }
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What to do to one request; the empty plan does nothing."""
+
+    delay_before: float = 0.0
+    delay_after: float = 0.0
+    terminal: Fault | None = None
+    fault_ids: tuple[str, ...] = field(default_factory=tuple)
+
+    def terminal_in(self, phase: Phase) -> Fault | None:
+        if self.terminal is not None and self.terminal.spec.phase == phase:
+            return self.terminal
+        return None
+
+
+class FaultInjector:
+    """The list of active faults; its own small lock, independent of the backend's."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1)
+
+    def add(self, spec: FaultSpec) -> Fault:
+        with self._lock:
+            fault = Fault(
+                id=f"fault-{next(self._ids)}", spec=spec, remaining=spec.count, rng=random.Random(spec.seed)
+            )
+            self._faults.append(fault)
+            return fault
+
+    def describe(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [fault.to_json() for fault in self._faults]
+
+    def remove(self, fault_id: str) -> bool:
+        with self._lock:
+            kept = [fault for fault in self._faults if fault.id != fault_id]
+            removed = len(kept) != len(self._faults)
+            self._faults = kept
+            return removed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def plan(self, method: str, path: str) -> FaultPlan:
+        with self._lock:
+            before = after = 0.0
+            fired: list[str] = []
+            for fault in self._faults:
+                if not fault.matches(method, path):
+                    continue
+                if fault.spec.kind != "latency":
+                    if fault.fires():
+                        fired.append(fault.id)
+                        return FaultPlan(before, after, fault, tuple(fired))
+                    continue
+                if fault.fires():
+                    fired.append(fault.id)
+                    if fault.spec.phase == "before":
+                        before += fault.spec.latency_seconds
+                    else:
+                        after += fault.spec.latency_seconds
+            return FaultPlan(before, after, None, tuple(fired))

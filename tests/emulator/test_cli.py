@@ -1,0 +1,206 @@
+"""The mrs-emulator command, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .helpers import PROJECT, SECRETS, Api, demo_auth, demo_seed
+
+LINE = re.compile(r"mrs-emulator listening on (http://127\.0\.0\.1:(\d+))\n")
+CONSOLE_SCRIPT = Path(sys.executable).parent / "mrs-emulator"
+
+
+class Process:
+    """One emulator process, stopped for sure at the end of the test."""
+
+    def __init__(self, *args: str, command: list[str] | None = None) -> None:
+        base = command or [sys.executable, "-m", "mrs_iam_sync.emulator"]
+        self.popen = subprocess.Popen(
+            [*base, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self.url = ""
+
+    def wait_ready(self) -> str:
+        assert self.popen.stdout is not None
+        line = self.popen.stdout.readline()
+        match = LINE.fullmatch(line)
+        assert match, f"unexpected first line {line!r}; stderr: {self.stderr_now()}"
+        self.url = match.group(1)
+        return line
+
+    def stderr_now(self) -> str:
+        if self.popen.poll() is None:
+            return "(still running)"
+        assert self.popen.stderr is not None
+        return self.popen.stderr.read()
+
+    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str, str]:
+        self.popen.send_signal(signum)
+        out, err = self.popen.communicate(timeout=10)
+        return self.popen.returncode, out, err
+
+    def kill(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.communicate(timeout=10)
+
+
+@pytest.fixture
+def processes() -> Iterator[list[Process]]:
+    started: list[Process] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def _start(processes: list[Process], *args: str, **kwargs) -> Process:
+    process = Process(*args, **kwargs)
+    processes.append(process)
+    return process
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_the_cli_prints_one_line_serves_and_stops_cleanly(processes, signum):
+    process = _start(processes, "--port", "0", "--sync-seconds", "0")
+
+    process.wait_ready()
+    port = int(process.url.rsplit(":", 1)[1])
+    assert port != 8470 and port > 0
+    api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
+    assert api.sync({"user_names": ["alice"]}).status_code == 202
+    assert api.show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
+
+    code, rest_of_stdout, stderr = process.stop(signum)
+    assert (code, rest_of_stdout, stderr) == (0, "", "")
+
+
+def test_the_console_script_is_installed_and_works(processes):
+    assert CONSOLE_SCRIPT.exists()
+    process = _start(processes, "--port", "0", command=[str(CONSOLE_SCRIPT)])
+
+    process.wait_ready()
+    assert httpx.get(f"{process.url}/_emulator/health").json() == {"status": "ok"}
+    assert process.stop()[0] == 0
+
+
+def test_a_broken_seed_exits_2_with_one_line_naming_file_field_and_reason(processes, tmp_path):
+    seed = demo_seed()
+    seed["projects"][0]["iam"]["users"][0]["groups"] = ["wizards"]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(seed))
+    process = _start(processes, "--port", "0", "--seed", str(path))
+
+    out, err = process.popen.communicate(timeout=20)
+
+    assert process.popen.returncode == 2
+    assert out == ""
+    assert err == (
+        f"mrs-emulator: {path}: projects[0].iam.users[0].groups[0]: "
+        "unknown group 'wizards' (not in projects[0].iam.groups)\n"
+    )
+
+
+def test_a_bad_option_exits_2(processes):
+    process = _start(processes, "--sync-seconds", "-1")
+
+    out, err = process.popen.communicate(timeout=20)
+
+    assert (process.popen.returncode, out) == (2, "")
+    assert err == "mrs-emulator: sync_seconds: Input should be greater than or equal to 0\n"
+
+
+def test_a_busy_port_exits_1_with_a_message(processes):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = _start(processes, "--port", str(port))
+
+        out, err = process.popen.communicate(timeout=20)
+
+    assert (process.popen.returncode, out) == (1, "")
+    assert err.startswith(f"mrs-emulator: cannot listen on 127.0.0.1:{port}: ")
+
+
+def test_state_survives_a_restart(processes, tmp_path):
+    state = tmp_path / "state.json"
+    first = _start(processes, "--port", "0", "--sync-seconds", "0", "--state", str(state))
+    first.wait_ready()
+    Api(httpx.Client(base_url=first.url, auth=demo_auth())).sync({"user_names": ["carol"]})
+    assert first.stop()[0] == 0
+
+    second = _start(processes, "--port", "0", "--state", str(state))
+    second.wait_ready()
+    shown = Api(httpx.Client(base_url=second.url, auth=demo_auth())).show().json()
+
+    assert shown == {"user_names": ["carol"], "group_names": ["analysts", "platform-admins"]}
+    assert second.stop()[0] == 0
+
+
+def test_verbose_logs_requests_to_stderr_without_secrets(processes):
+    process = _start(processes, "--port", "0", "--verbose")
+    process.wait_ready()
+    api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
+    api.status()
+    api.http.get(f"/v2/{PROJECT}/clusters/nope/iam-sync", headers={"X-Auth-Token": "leaked?"}, auth=None)
+    time.sleep(0.05)
+
+    code, out, err = process.stop()
+
+    assert (code, out) == (0, "")
+    assert re.search(r"GET /v2/\w+/clusters/[\w-]+/iam-sync 200 - [\d.]+ms auth=aksk request_id=\w{32}", err)
+    assert "401 APIGW.0301" in err
+    for secret in (*SECRETS, "leaked?", "Signature="):
+        assert secret not in err
+
+
+def test_a_dropped_connection_leaves_no_trace_on_stderr(processes):
+    process = _start(processes, "--port", "0")
+    process.wait_ready()
+    httpx.post(f"{process.url}/_emulator/faults", json={"kind": "drop", "count": 2})
+    api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
+
+    for call in (api.status, lambda: api.sync({"user_names": ["alice"]})):
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            call()
+    assert api.status().status_code == 200
+
+    assert process.stop() == (0, "", "")
+
+
+def test_help_lists_every_flag():
+    result = subprocess.run(
+        [sys.executable, "-m", "mrs_iam_sync.emulator", "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+
+    for flag in (
+        "--host",
+        "--port",
+        "--seed",
+        "--state",
+        "--sync-seconds",
+        "--concurrent-sync",
+        "--unknown-names",
+        "--empty-sync",
+        "--all-sync-with-names",
+        "--missing-cluster-status",
+        "--max-clock-skew",
+        "--request-log-size",
+        "--verbose",
+    ):
+        assert flag in result.stdout
