@@ -15,10 +15,21 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypedDict
 
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.errors import MrsError, SyncInProgressError
 from mrs_iam_sync.models import SyncedPrincipals
+
+
+class ClusterAddress(TypedDict):
+    cluster_id: str
+    project_id: str
+
+
+class PrincipalNames(TypedDict):
+    user_names: list[str]
+    group_names: list[str]
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,11 @@ class ClusterRef:
     endpoint: str
     project_id: str
     cluster_id: str
+
+    @property
+    def address(self) -> ClusterAddress:
+        """The keyword arguments every client call takes to name this cluster."""
+        return {"cluster_id": self.cluster_id, "project_id": self.project_id}
 
 
 class Deadline:
@@ -81,6 +97,11 @@ class Principals:
     def synced(cls, listing: SyncedPrincipals) -> Principals:
         return cls.of(listing.user_names, listing.group_names)
 
+    @property
+    def names(self) -> PrincipalNames:
+        """The keyword arguments of start_sync and cancel_sync, sorted so requests are reproducible."""
+        return {"user_names": sorted(self.users), "group_names": sorted(self.groups)}
+
     def __bool__(self) -> bool:
         return bool(self.users or self.groups)
 
@@ -91,99 +112,64 @@ class Principals:
         return Principals(self.users & other.users, self.groups & other.groups)
 
 
-def _dispatch(
-    client: MrsClient, cluster: ClusterRef, deadline: Deadline, start: Callable[[], object]
+def _run_task(
+    client: MrsClient, cluster: ClusterRef, deadline: Deadline, *, wait: bool, start: Callable[[], object]
 ) -> None:
-    """Start a task once the cluster is idle; if someone else started one in between, wait again."""
+    """Start a task once the cluster is idle (again, if someone else got in first), then maybe wait for it."""
     while True:
-        client.wait_until_idle(
-            cluster_id=cluster.cluster_id, project_id=cluster.project_id, timeout=deadline.remaining()
-        )
+        client.wait_until_idle(**cluster.address, timeout=deadline.remaining())
         try:
             start()
-            return
+            break
         except SyncInProgressError:
             if deadline.remaining() <= 0:
                 raise
+    if wait:
+        client.wait_until_idle(**cluster.address, timeout=deadline.remaining())
 
 
-def _finish(client: MrsClient, cluster: ClusterRef, deadline: Deadline) -> None:
-    client.wait_until_idle(
-        cluster_id=cluster.cluster_id, project_id=cluster.project_id, timeout=deadline.remaining()
-    )
+def _synced(client: MrsClient, cluster: ClusterRef) -> Principals:
+    return Principals.synced(client.list_synced(**cluster.address))
 
 
 def sync(
-    client: MrsClient,
-    cluster: ClusterRef,
-    principals: Principals,
-    *,
-    deadline: Deadline,
-    wait: bool,
+    client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
 ) -> bool:
     """Sync the given principals that are not synced yet; return whether a task was started."""
-    synced = Principals.synced(
-        client.list_synced(cluster_id=cluster.cluster_id, project_id=cluster.project_id)
-    )
-    missing = principals - synced
-    if not missing:
-        return False
-    _dispatch(
-        client,
-        cluster,
-        deadline,
-        lambda: client.start_sync(
-            cluster_id=cluster.cluster_id,
-            project_id=cluster.project_id,
-            user_names=sorted(missing.users),
-            group_names=sorted(missing.groups),
-        ),
-    )
-    if wait:
-        _finish(client, cluster, deadline)
-    return True
+    missing = principals - _synced(client, cluster)
+    if missing:
+        _run_task(
+            client,
+            cluster,
+            deadline,
+            wait=wait,
+            start=lambda: client.start_sync(**cluster.address, **missing.names),
+        )
+    return bool(missing)
 
 
 def sync_all(client: MrsClient, cluster: ClusterRef, *, deadline: Deadline, wait: bool) -> None:
     """Run a full sync: every IAM user with an MRS policy and every group."""
-    _dispatch(
+    _run_task(
         client,
         cluster,
         deadline,
-        lambda: client.start_sync(
-            cluster_id=cluster.cluster_id, project_id=cluster.project_id, is_all_sync=True
-        ),
+        wait=wait,
+        start=lambda: client.start_sync(**cluster.address, is_all_sync=True),
     )
-    if wait:
-        _finish(client, cluster, deadline)
 
 
 def cancel(
-    client: MrsClient,
-    cluster: ClusterRef,
-    principals: Principals,
-    *,
-    deadline: Deadline,
-    wait: bool,
+    client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
 ) -> bool:
     """Cancel the given principals that are still synced, and no others; return whether a task was started."""
-    synced = Principals.synced(
-        client.list_synced(cluster_id=cluster.cluster_id, project_id=cluster.project_id)
-    )
-    present = principals & synced
-    if not present:
-        return False
-    _dispatch(
-        client,
-        cluster,
-        deadline,
-        lambda: client.cancel_sync(
-            cluster_id=cluster.cluster_id,
-            project_id=cluster.project_id,
-            user_names=sorted(present.users),
-            group_names=sorted(present.groups),
-        ),
-    )
-    if wait:
-        _finish(client, cluster, deadline)
-    return True
+    present = principals & _synced(client, cluster)
+    if present:
+        _run_task(
+            client,
+            cluster,
+            deadline,
+            wait=wait,
+            start=lambda: client.cancel_sync(**cluster.address, **present.names),
+        )
+    return bool(present)

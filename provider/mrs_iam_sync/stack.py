@@ -11,21 +11,10 @@ from typing import Any, Final
 
 import pulumi
 
+from mrs_iam_sync.inputs import INPUT_NAMES
 from mrs_iam_sync.resource import ClusterIamSync
 
-ENTRY_KEYS: Final = frozenset(
-    {
-        "name",
-        "cluster_id",
-        "user_names",
-        "group_names",
-        "is_all_sync",
-        "project_id",
-        "region",
-        "wait",
-        "timeout_seconds",
-    }
-)
+ENTRY_KEYS: Final = frozenset({"name", *INPUT_NAMES})
 
 
 def _entry_problems(index: int, entry: object) -> list[str]:
