@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+import dill
 import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
@@ -54,21 +55,30 @@ def checked(provider: ClusterIamSyncProvider, **news: Any) -> dict[str, Any]:
 
 
 def writes(emulator: EmulatorHandle) -> list[tuple[str, str]]:
-    return [(entry["method"], entry["path"]) for entry in emulator.context.requests.entries() if entry["method"] != "GET"]
+    return [
+        (entry["method"], entry["path"])
+        for entry in emulator.context.requests.entries()
+        if entry["method"] != "GET"
+    ]
 
 
 def test_full_lifecycle_touches_only_what_the_resource_declares(configured, emulator):
     provider = configured
     emulator.backend.patch_cluster(PROJECT, CLUSTER, synced_users=["erin"], synced_groups=["auditors"])
 
-    inputs = checked(provider, cluster_id=CLUSTER, user_names=["bob", "alice"], group_names=["platform-admins"])
+    inputs = checked(
+        provider, cluster_id=CLUSTER, user_names=["bob", "alice"], group_names=["platform-admins"]
+    )
     created = provider.create(inputs)
     assert created.outs["user_names"] == ["alice", "bob"]
     assert created.outs["project_id"] == PROJECT
     assert created.outs["region"] == "cn-north-4"
     assert created.outs["cluster_sync_complete"] is True
     # alice brings data-engineers and bob brings analysts; erin and auditors were there before.
-    assert held(emulator) == (["alice", "bob", "erin"], ["analysts", "auditors", "data-engineers", "platform-admins"])
+    assert held(emulator) == (
+        ["alice", "bob", "erin"],
+        ["analysts", "auditors", "data-engineers", "platform-admins"],
+    )
     assert created.outs["synced_user_names"] == ["alice", "bob", "erin"]
 
     # import-verify: a read right after create gives back the same outputs and the same inputs.
@@ -163,7 +173,7 @@ def test_resources_on_one_cluster_created_in_parallel_never_overlap(configured, 
     def create(user: str) -> None:
         try:
             configured.create(checked(configured, cluster_id=OTHER_CLUSTER, user_names=[user]))
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=create, args=(user,)) for user in users]
@@ -200,8 +210,6 @@ def test_wrong_secret_key_reads_as_a_signature_problem(provider, emulator):
 
 
 def test_the_serialized_provider_is_a_small_reference(configured):
-    import dill
-
     blob = dill.dumps(configured, protocol=None, recurse=True)
     assert len(blob) < 300
     assert b"secret" not in blob
