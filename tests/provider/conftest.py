@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(name)
     provider_module._stack_config.clear()
     provider_module._clients.clear()
+    # configure() sets it for the provider process it normally runs in; keep it out of other tests.
+    monkeypatch.setattr(sys, "tracebacklimit", getattr(sys, "tracebacklimit", 1000), raising=False)
     yield
     provider_module._stack_config.clear()
     provider_module._clients.clear()
