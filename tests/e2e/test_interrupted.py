@@ -1,0 +1,78 @@
+"""A ``pulumi up`` that dies while a sync task runs on the cluster, and the way back.
+
+Tasks last 3 s here, so the interruption lands after the API accepted the sync and
+while the provider waits for it to finish.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .harness import ANALYTICS, Emulator, Project, entry
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("sync_seconds", [3.0])]
+
+URN_SUFFIX = "mrs:ClusterIamSync::analytics"
+
+
+def pending_operations(project: Project) -> list[tuple[str, str]]:
+    deployment = project.export()["deployment"]
+    return [(item["type"], item["resource"]["urn"]) for item in deployment.get("pending_operations") or []]
+
+
+def test_a_killed_up_leaves_a_reported_pending_create_and_after_refresh_the_next_up_adopts_the_sync(
+    project: Project, emulator: Emulator
+) -> None:
+    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"], groups=["guests"])])
+    running = project.popen("up", "--yes", "--skip-preview", "--non-interactive")
+    emulator.wait_for_request("POST", 202)
+
+    running.kill_everything()
+    running.wait(timeout=30)
+
+    [(kind, urn)] = pending_operations(project)
+    assert kind == "creating" and urn.endswith(URN_SUFFIX)
+    locked = project.refresh(check=False)
+    assert locked.returncode != 0 and "pulumi cancel" in locked.stderr, locked
+    project.run("cancel", "--yes")
+    project.refresh("--clear-pending-creates")
+    assert pending_operations(project) == []
+    emulator.wait_until_idle(ANALYTICS)
+    emulator.clear_log()
+    project.up()
+
+    assert emulator.synced(ANALYTICS) == ({"heidi"}, {"guests"})
+    assert [task["kind"] for task in emulator.tasks(ANALYTICS)] == ["sync"]
+    assert emulator.writes() == []
+    assert project.outputs()["synced"]["analytics"] == {
+        "cluster_id": ANALYTICS,
+        "users": ["heidi"],
+        "groups": ["guests"],
+        "complete": True,
+    }
+    assert pending_operations(project) == []
+    assert project.preview("--expect-no-changes", check=False).returncode == 0
+
+
+def test_ctrl_c_during_up_waits_for_the_running_sync_and_records_it_so_the_next_up_has_nothing_to_do(
+    project: Project, emulator: Emulator
+) -> None:
+    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"], groups=["guests"])])
+    running = project.popen("up", "--yes", "--skip-preview", "--non-interactive")
+    emulator.wait_for_request("POST", 202)
+
+    running.interrupt()
+    returncode = running.wait(timeout=60)
+
+    output = running.log_text()
+    assert returncode != 0 and "update canceled" in output, output
+    assert pending_operations(project) == [], output
+    assert project.resources()["analytics"]["outputs"]["synced_user_names"] == ["heidi"]
+    emulator.clear_log()
+    project.refresh()
+    project.up()
+
+    assert emulator.writes() == []
+    assert emulator.synced(ANALYTICS) == ({"heidi"}, {"guests"})
+    assert [task["kind"] for task in emulator.tasks(ANALYTICS)] == ["sync"]
+    assert project.preview("--expect-no-changes", check=False).returncode == 0
