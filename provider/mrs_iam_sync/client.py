@@ -17,7 +17,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Final, NoReturn, TypeVar
@@ -78,6 +80,13 @@ _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE_TRANSPORT: Final = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 _Model = TypeVar("_Model", bound=BaseModel)
+
+_operation_deadline: ContextVar[float | None] = ContextVar("mrs_iam_sync_operation_deadline", default=None)
+"""Monotonic time by which the caller's whole operation must end; set by ``MrsClient.within``.
+
+A context variable rather than client state: one client serves several
+provider calls at once, each on its own thread with its own budget.
+"""
 
 
 class _RetryBudget:
@@ -218,6 +227,20 @@ class MrsClient:
     def close(self) -> None:
         self._http.close()
 
+    @contextmanager
+    def within(self, seconds: float) -> Iterator[None]:
+        """Bound every request, retry and wait made inside the block by one overall time budget.
+
+        Without it each request has its own budget (``deadline_seconds``) and
+        timeouts; a Pulumi resource's ``timeout_seconds`` must bound them all,
+        including an API that accepts connections but never answers.
+        """
+        token = _operation_deadline.set(self._monotonic() + seconds)
+        try:
+            yield
+        finally:
+            _operation_deadline.reset(token)
+
     # -- operations ---------------------------------------------------------------------------------
 
     def start_sync(
@@ -334,11 +357,14 @@ class MrsClient:
         return self._settings.project_id if project_id is None else project_id
 
     def _budget(self, *, deadline_at: float | None = None) -> _RetryBudget:
+        if deadline_at is None:
+            deadline_at = self._monotonic() + self._settings.deadline_seconds
+        operation_ends = _operation_deadline.get()
+        if operation_ends is not None:
+            deadline_at = min(deadline_at, operation_ends)
         return _RetryBudget(
             max_retries=self._settings.max_retries,
-            deadline_at=self._monotonic() + self._settings.deadline_seconds
-            if deadline_at is None
-            else deadline_at,
+            deadline_at=deadline_at,
             sleep=self._sleep,
             monotonic=self._monotonic,
             rng=self._rng,
@@ -357,6 +383,15 @@ class MrsClient:
         # Not chained: httpx's own message is not scrubbed, and ``detail`` already carries its gist.
         raise final from None
 
+    def _timeout(self, now: float) -> httpx.Timeout:
+        """The configured timeouts, cut short to what is left of the operation's budget."""
+        read, connect = self._settings.read_timeout, self._settings.connect_timeout
+        operation_ends = _operation_deadline.get()
+        if operation_ends is not None:
+            left = max(operation_ends - now, 0.001)
+            read, connect = min(read, left), min(connect, left)
+        return httpx.Timeout(read, connect=connect)
+
     def _send(
         self, method: str, path: str, *, cluster_id: str, project_id: str, body: bytes | None, attempt: int
     ) -> httpx.Response:
@@ -367,7 +402,9 @@ class MrsClient:
         }
         started = self._monotonic()
         try:
-            response = self._http.request(method, path, content=body, headers=headers)
+            response = self._http.request(
+                method, path, content=body, headers=headers, timeout=self._timeout(started)
+            )
         except httpx.TransportError as exc:
             elapsed = self._monotonic() - started
             logger.debug(

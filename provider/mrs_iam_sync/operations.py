@@ -15,11 +15,13 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.errors import MrsError, SyncInProgressError
 from mrs_iam_sync.models import SyncedPrincipals
+
+Work = TypeVar("Work")
 
 
 class ClusterAddress(TypedDict):
@@ -113,39 +115,52 @@ class Principals:
 
 
 def _run_task(
-    client: MrsClient, cluster: ClusterRef, deadline: Deadline, *, wait: bool, start: Callable[[], object]
-) -> None:
-    """Start a task once the cluster is idle (again, if someone else got in first), then maybe wait for it."""
+    client: MrsClient,
+    cluster: ClusterRef,
+    deadline: Deadline,
+    *,
+    wait: bool,
+    todo: Callable[[], Work],
+    start: Callable[[Work], object],
+) -> Work:
+    """Start a task once the cluster is idle, for the work still left at that moment; maybe wait for it.
+
+    The work is decided only after the cluster is idle: a task still running from an interrupted
+    run may be doing it already, and sending it again would start a second, redundant task.
+    Returns the work the task was started for (falsy when nothing was left to do).
+    """
     while True:
         client.wait_until_idle(**cluster.address, timeout=deadline.remaining())
+        work = todo()
+        if not work:
+            return work
         try:
-            start()
+            start(work)
             break
-        except SyncInProgressError:
+        except SyncInProgressError:  # someone else started a task in between: wait for it too
             if deadline.remaining() <= 0:
                 raise
     if wait:
         client.wait_until_idle(**cluster.address, timeout=deadline.remaining())
+    return work
 
 
-def _synced(client: MrsClient, cluster: ClusterRef) -> Principals:
+def synced_now(client: MrsClient, cluster: ClusterRef) -> Principals:
     return Principals.synced(client.list_synced(**cluster.address))
 
 
 def sync(
     client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
-) -> bool:
-    """Sync the given principals that are not synced yet; return whether a task was started."""
-    missing = principals - _synced(client, cluster)
-    if missing:
-        _run_task(
-            client,
-            cluster,
-            deadline,
-            wait=wait,
-            start=lambda: client.start_sync(**cluster.address, **missing.names),
-        )
-    return bool(missing)
+) -> Principals:
+    """Sync the given principals that are not synced yet; return those a task was started for."""
+    return _run_task(
+        client,
+        cluster,
+        deadline,
+        wait=wait,
+        todo=lambda: principals - synced_now(client, cluster),
+        start=lambda missing: client.start_sync(**cluster.address, **missing.names),
+    )
 
 
 def sync_all(client: MrsClient, cluster: ClusterRef, *, deadline: Deadline, wait: bool) -> None:
@@ -155,21 +170,20 @@ def sync_all(client: MrsClient, cluster: ClusterRef, *, deadline: Deadline, wait
         cluster,
         deadline,
         wait=wait,
-        start=lambda: client.start_sync(**cluster.address, is_all_sync=True),
+        todo=lambda: True,
+        start=lambda _: client.start_sync(**cluster.address, is_all_sync=True),
     )
 
 
 def cancel(
     client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
-) -> bool:
-    """Cancel the given principals that are still synced, and no others; return whether a task was started."""
-    present = principals & _synced(client, cluster)
-    if present:
-        _run_task(
-            client,
-            cluster,
-            deadline,
-            wait=wait,
-            start=lambda: client.cancel_sync(**cluster.address, **present.names),
-        )
-    return bool(present)
+) -> Principals:
+    """Cancel the given principals still synced, and no others; return those a task was started for."""
+    return _run_task(
+        client,
+        cluster,
+        deadline,
+        wait=wait,
+        todo=lambda: principals & synced_now(client, cluster),
+        start=lambda present: client.cancel_sync(**cluster.address, **present.names),
+    )

@@ -20,7 +20,8 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
@@ -110,10 +111,6 @@ def _target(spec: SyncSpec) -> tuple[Settings, ClusterRef]:
     return settings, ClusterRef(settings.endpoint, settings.project_id, spec.cluster_id)
 
 
-def _describe(spec: SyncSpec, cluster: ClusterRef) -> str:
-    return f"cluster {spec.cluster_id} (project {cluster.project_id}, {cluster.endpoint})"
-
-
 def _reported(action: str, spec: SyncSpec, call: Callable[[], T]) -> T:
     """Run one lifecycle step, turning any failure into a single message that names the cluster."""
     try:
@@ -149,7 +146,7 @@ def _outputs(
     return outputs
 
 
-def _missing_message(spec: SyncSpec, missing: Principals) -> str:
+def _missing_message(spec: SyncSpec, missing: Principals, *, rolled_back: Principals) -> str:
     parts = []
     if missing.users:
         parts.append(
@@ -164,11 +161,59 @@ def _missing_message(spec: SyncSpec, missing: Principals) -> str:
         f"the sync task on cluster {spec.cluster_id} finished, but these declared principals did not arrive: "
         + "; ".join(parts)
         + ". Fix them in IAM and run `pulumi up` again, or remove them from the resource."
+        + (
+            " The principals this run did sync ("
+            + ", ".join(sorted(rolled_back.users | rolled_back.groups))
+            + ") were cancelled again, so the cluster is as it was."
+            if rolled_back
+            else ""
+        )
     )
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@contextmanager
+def _on_cluster(
+    spec: SyncSpec, *, lock: bool = True
+) -> Iterator[tuple[Settings, ClusterRef, MrsClient, Deadline]]:
+    """Everything one lifecycle call needs, under one time budget and, for writes, the cluster's lock."""
+    settings, cluster = _target(spec)
+    client = _client_for(settings)
+    deadline = Deadline(spec.timeout_seconds)
+    with ExitStack() as stack:
+        stack.enter_context(client.within(spec.timeout_seconds))
+        if lock:
+            stack.enter_context(cluster_lock(cluster, deadline))
+        yield settings, cluster, client, deadline
+
+
+def _verify_or_roll_back(
+    spec: SyncSpec,
+    *,
+    outputs: Mapping[str, Any],
+    wanted: Principals,
+    started: Principals,
+    client: MrsClient,
+    cluster: ClusterRef,
+    deadline: Deadline,
+) -> None:
+    """Fail, naming what did not arrive, after cancelling what this call did bring.
+
+    A failed create or update is not recorded in state, so principals it synced would
+    otherwise stay on the cluster with no resource owning them.
+    """
+    if not spec.wait:
+        return
+    missing = wanted - Principals.of(outputs["synced_user_names"], outputs["synced_group_names"])
+    if not missing:
+        return
+    arrived = started - missing
+    if arrived:
+        cancel(client, cluster, arrived, deadline=deadline, wait=True)
+    raise ProvisioningError(_missing_message(spec, missing, rolled_back=arrived))
 
 
 class ClusterIamSyncProvider(ResourceProvider):
@@ -226,20 +271,23 @@ class ClusterIamSyncProvider(ResourceProvider):
         return _reported("syncing IAM principals", spec, lambda: self._create(spec))
 
     def _create(self, spec: SyncSpec) -> CreateResult:
-        settings, cluster = _target(spec)
-        client = _client_for(settings)
-        deadline = Deadline(spec.timeout_seconds)
         declared = Principals.of(spec.user_names, spec.group_names)
-        with cluster_lock(cluster, deadline):
+        with _on_cluster(spec) as (settings, cluster, client, deadline):
             if spec.is_all_sync:
                 sync_all(client, cluster, deadline=deadline, wait=spec.wait)
+                started = Principals()
             else:
-                sync(client, cluster, declared, deadline=deadline, wait=spec.wait)
+                started = sync(client, cluster, declared, deadline=deadline, wait=spec.wait)
             outputs = _outputs(spec, cluster, settings, client, synced_at=_now())
-        if spec.wait:
-            missing = declared - Principals.of(outputs["synced_user_names"], outputs["synced_group_names"])
-            if missing:
-                raise ProvisioningError(_missing_message(spec, missing))
+            _verify_or_roll_back(
+                spec,
+                outputs=outputs,
+                wanted=declared,
+                started=started,
+                client=client,
+                cluster=cluster,
+                deadline=deadline,
+            )
         resource_id = f"{cluster.project_id}/{spec.cluster_id}/{uuid.uuid4().hex[:12]}"
         return CreateResult(resource_id, outputs)
 
@@ -248,25 +296,29 @@ class ClusterIamSyncProvider(ResourceProvider):
         return _reported("updating IAM principals", new, lambda: self._update(old, new, olds))
 
     def _update(self, old: SyncSpec, new: SyncSpec, olds: Mapping[str, Any]) -> UpdateResult:
-        settings, cluster = _target(new)
-        client = _client_for(settings)
-        deadline = Deadline(new.timeout_seconds)
         before = Principals.of(old.user_names, old.group_names)
         after = Principals.of(new.user_names, new.group_names)
         synced_at = olds.get("last_synced_at")
-        with cluster_lock(cluster, deadline):
+        with _on_cluster(new) as (settings, cluster, client, deadline):
             if cancel(client, cluster, before - after, deadline=deadline, wait=new.wait):
                 synced_at = _now()
+            started = Principals()
             if new.is_all_sync and not old.is_all_sync:
                 sync_all(client, cluster, deadline=deadline, wait=new.wait)
                 synced_at = _now()
-            elif sync(client, cluster, after, deadline=deadline, wait=new.wait):
-                synced_at = _now()
+            else:
+                started = sync(client, cluster, after, deadline=deadline, wait=new.wait)
+                synced_at = _now() if started else synced_at
             outputs = _outputs(new, cluster, settings, client, synced_at=synced_at)
-        if new.wait:
-            missing = after - Principals.of(outputs["synced_user_names"], outputs["synced_group_names"])
-            if missing:
-                raise ProvisioningError(_missing_message(new, missing))
+            _verify_or_roll_back(
+                new,
+                outputs=outputs,
+                wanted=after,
+                started=started,
+                client=client,
+                cluster=cluster,
+                deadline=deadline,
+            )
         return UpdateResult(outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -274,10 +326,9 @@ class ClusterIamSyncProvider(ResourceProvider):
         return _reported("reading IAM principals", spec, lambda: self._read(id_, spec, props))
 
     def _read(self, id_: str, spec: SyncSpec, props: Mapping[str, Any]) -> ReadResult:
-        settings, cluster = _target(spec)
-        client = _client_for(settings)
         try:
-            outputs = _outputs(spec, cluster, settings, client, synced_at=props.get("last_synced_at"))
+            with _on_cluster(spec, lock=False) as (settings, cluster, client, _deadline):
+                outputs = _outputs(spec, cluster, settings, client, synced_at=props.get("last_synced_at"))
         except ClusterNotFoundError:
             return ReadResult(id_="", outs={})
         # A declared principal that is gone shows as drift: the stored inputs lose it, the program still
@@ -287,8 +338,12 @@ class ClusterIamSyncProvider(ResourceProvider):
         outputs["user_names"] = sorted(still.users)
         outputs["group_names"] = sorted(still.groups)
         inputs = {key: outputs[key] for key in spec.as_inputs()}
-        inputs["project_id"] = outputs["project_id"]
-        inputs["region"] = outputs["region"]
+        # Only what differs from the provider's defaults counts as declared: a defaulted project or
+        # region stored as an input would show up as a removed input in later previews.
+        defaults = current_settings()
+        for key, default in (("project_id", defaults.project_id), ("region", defaults.region)):
+            if outputs[key] != default:
+                inputs[key] = outputs[key]
         return ReadResult(id_=id_, outs=outputs, inputs=inputs)
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
@@ -296,12 +351,9 @@ class ClusterIamSyncProvider(ResourceProvider):
         _reported("cancelling IAM principals", spec, lambda: self._delete(spec))
 
     def _delete(self, spec: SyncSpec) -> None:
-        settings, cluster = _target(spec)
-        client = _client_for(settings)
-        deadline = Deadline(spec.timeout_seconds)
         declared = Principals.of(spec.user_names, spec.group_names)
         try:
-            with cluster_lock(cluster, deadline):
+            with _on_cluster(spec) as (_settings, cluster, client, deadline):
                 cancel(client, cluster, declared, deadline=deadline, wait=spec.wait)
         except ClusterNotFoundError:
             return  # the cluster is gone, and its synced principals with it

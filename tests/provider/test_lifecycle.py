@@ -7,10 +7,12 @@ the cluster holds after each step, including that principals the resource does n
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import dill
+import httpx
 import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
@@ -131,9 +133,11 @@ def test_a_user_without_mrs_policy_fails_create_naming_that_user(configured, emu
     with pytest.raises(ProvisioningError) as raised:
         configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice", "dave"]))
     message = str(raised.value)
-    assert "dave" in message
+    assert "did not arrive: users dave" in message
     assert "MRS policy" in message
-    assert "alice" not in message.split("did not arrive")[1]
+    # The failed create is not in state, so what it did sync is cancelled again.
+    assert "(alice) were cancelled again" in message
+    assert "alice" not in held(emulator)[0]
 
 
 def test_refresh_shows_a_vanished_principal_as_drift_and_update_restores_it(configured, emulator):
@@ -213,3 +217,15 @@ def test_the_serialized_provider_is_a_small_reference(configured):
     blob = dill.dumps(configured, protocol=None, recurse=True)
     assert len(blob) < 300
     assert b"secret" not in blob
+
+
+def test_timeout_seconds_bounds_an_api_that_never_answers(configured, emulator):
+    httpx.post(
+        f"{emulator.url}/_emulator/faults", json={"kind": "latency", "latency_seconds": 30, "rate": 1.0}
+    )
+    started = time.monotonic()
+    with pytest.raises(ProvisioningError) as raised:
+        configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice"], timeout_seconds=2))
+    assert time.monotonic() - started < 5
+    assert "could not get an answer" in str(raised.value)
+    httpx.delete(f"{emulator.url}/_emulator/faults")
