@@ -86,6 +86,21 @@ class SyncSpec:
         return inputs
 
 
+def _kind(value: object) -> str:
+    """How a value looks to someone who wrote it in YAML or Python (YAML numbers may arrive as floats)."""
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value:g}"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return "a list"
+    return type(value).__name__
+
+
 def _is_unknown(value: object) -> bool:
     return isinstance(value, str) and value == UNKNOWN
 
@@ -95,7 +110,7 @@ def _names(field: str, value: object, problems: list[InputProblem]) -> tuple[str
     if value is None:
         return ()
     if isinstance(value, str) or not isinstance(value, Sequence):
-        problems.append(InputProblem(field, f"must be a list of names, got {type(value).__name__}"))
+        problems.append(InputProblem(field, f"must be a list of names, got {_kind(value)}"))
         return ()
     names: set[str] = set()
     for index, name in enumerate(value):
@@ -103,7 +118,7 @@ def _names(field: str, value: object, problems: list[InputProblem]) -> tuple[str
             continue
         if not isinstance(name, str):
             problems.append(
-                InputProblem(f"{field}[{index}]", f"must be a non-empty string, got {type(name).__name__}")
+                InputProblem(f"{field}[{index}]", f"must be a non-empty string, got {_kind(name)}")
             )
         elif not name.strip():
             problems.append(InputProblem(f"{field}[{index}]", "must be a non-empty string"))
@@ -130,7 +145,7 @@ def _pattern_id(
             problems.append(InputProblem(field, f"{rule}; leave it unset to use the provider's default"))
         return None
     if not isinstance(value, str):
-        problems.append(InputProblem(field, f"must be a string that {rule}, got {type(value).__name__}"))
+        problems.append(InputProblem(field, f"must be a string ({rule}), got {_kind(value)}"))
         return None
     if not pattern.fullmatch(value):
         problems.append(InputProblem(field, f"{rule}; got {value!r}"))
@@ -142,7 +157,7 @@ def _flag(field: str, value: object, default: bool, problems: list[InputProblem]
     if value is None:
         return default
     if not isinstance(value, bool):
-        problems.append(InputProblem(field, f"must be true or false, got {value!r}"))
+        problems.append(InputProblem(field, f"must be true or false, got {_kind(value)}"))
         return default
     return value
 
@@ -151,7 +166,7 @@ def _timeout(value: object, problems: list[InputProblem]) -> float:
     if value is None:
         return DEFAULT_TIMEOUT_SECONDS
     if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append(InputProblem("timeout_seconds", f"must be a number of seconds, got {value!r}"))
+        problems.append(InputProblem("timeout_seconds", f"must be a number of seconds, got {_kind(value)}"))
         return DEFAULT_TIMEOUT_SECONDS
     if not 0 < value <= MAX_TIMEOUT_SECONDS:
         problems.append(
@@ -167,7 +182,9 @@ def _region(value: object, problems: list[InputProblem]) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value or len(value) > REGION_MAX_LENGTH:
-        problems.append(InputProblem("region", f"must be a region id such as 'cn-north-4', got {value!r}"))
+        problems.append(
+            InputProblem("region", f"must be a region id such as 'cn-north-4', got {_kind(value)}")
+        )
         return None
     return value
 

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import pulumi
 
-from mrs_iam_sync.inputs import INPUT_NAMES
+from mrs_iam_sync.inputs import INPUT_NAMES, parse_inputs
 from mrs_iam_sync.resource import ClusterIamSync
 
 ENTRY_KEYS: Final = frozenset({"name", *INPUT_NAMES})
@@ -32,6 +32,11 @@ def _entry_problems(index: int, entry: object) -> list[str]:
     return problems
 
 
+def _field_problems(index: int, entry: Mapping[str, Any]) -> list[str]:
+    _, problems = parse_inputs({key: value for key, value in entry.items() if key != "name"})
+    return [f"mrs-iam-sync:clusters[{index}] ({entry['name']}).{p.property} {p.reason}" for p in problems]
+
+
 def read_clusters(config: pulumi.Config) -> list[Mapping[str, Any]]:
     """The configured clusters, or one error listing every shape problem at once."""
     clusters = config.require_object("clusters")
@@ -49,6 +54,12 @@ def read_clusters(config: pulumi.Config) -> list[Mapping[str, Any]]:
         f"mrs-iam-sync:clusters has the name {n!r} more than once"
         for n in sorted({n for n in names if names.count(n) > 1})
     ]
+    if not problems:
+        # Each resource's check would report its own fields, but the engine stops at the first
+        # resource that fails; validating every entry here lists all of them in one preview.
+        problems = [
+            problem for index, entry in enumerate(clusters) for problem in _field_problems(index, entry)
+        ]
     if problems:
         raise pulumi.RunError("invalid stack config:\n  - " + "\n  - ".join(problems))
     return clusters

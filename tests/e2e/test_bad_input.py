@@ -1,7 +1,8 @@
 """Bad input is refused by ``pulumi preview``, every problem at once, before any API call.
 
-The engine stops at the first resource whose ``check`` fails, so "every problem at once"
-is tested per resource: one resource breaking many rules must have each of them listed.
+The engine stops at the first resource whose ``check`` fails, so the stack program validates
+every entry of ``mrs-iam-sync:clusters`` with the same rules first: one preview lists every
+problem of every entry.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ TRACEBACK = "Traceback (most recent call last)"
 
 
 def problems_of(result: CliResult, resource: str) -> dict[str, str]:
-    """The check failures the CLI reported for one resource: property -> reason."""
+    """The problems the CLI reported for one clusters entry: property -> reason."""
     pattern = re.compile(
-        rf"resource '{re.escape(resource)}': property (\S+) value \{{.*?\}} has a problem: (.*)$",
+        rf"^\s*- mrs-iam-sync:clusters\[\d+\] \({re.escape(resource)}\)\.(\S+) (.*)$",
         re.MULTILINE,
     )
     return {match.group(1): match.group(2) for match in pattern.finditer(result.stdout)}
@@ -94,13 +95,30 @@ def test_preview_lists_every_value_of_the_wrong_type_in_a_cluster_entry_and_send
     problems = problems_of(result, "mistyped")
     assert problems.pop("cluster_id").startswith("must be a string"), result
     assert problems == {
-        "user_names": "must be a list of names, got str",
-        "group_names": "must be a list of names, got dict",
+        "user_names": "must be a list of names, got 'alice'",
+        "group_names": "must be a list of names, got an object",
         "is_all_sync": "must be true or false, got 'no'",
         "wait": "must be true or false, got 'yes'",
         "timeout_seconds": "must be a number of seconds, got 'ten minutes'",
-        "region": "must be a region id such as 'cn-north-4', got 4.0",
+        "region": "must be a region id such as 'cn-north-4', got the number 4",
     }, result
+    assert_refused_without_a_request(result, emulator, project)
+
+
+def test_preview_lists_the_problems_of_every_broken_entry_at_once(project: Project, emulator: Emulator) -> None:
+    project.set_clusters(
+        [
+            {"name": "first", "cluster_id": "bad id!", "user_names": ["alice"]},
+            {"name": "fine", "cluster_id": ANALYTICS, "user_names": ["alice"]},
+            {"name": "third", "cluster_id": ANALYTICS, "user_names": [""]},
+        ]
+    )
+
+    result = project.preview(check=False)
+
+    assert problems_of(result, "first").keys() == {"cluster_id"}, result
+    assert problems_of(result, "third") == {"user_names[0]": "must be a non-empty string"}, result
+    assert problems_of(result, "fine") == {}
     assert_refused_without_a_request(result, emulator, project)
 
 
