@@ -23,7 +23,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
 from typing import Any
@@ -106,11 +107,16 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         )
 
     def Cancel(self, request: Any, context: Any) -> Any:
+        # The engine cancels by itself (it stops registering and waits); interrupting the program
+        # here would only print Python's KeyboardInterrupt traceback at the user.
+        return empty_pb2.Empty()
+
+    def stop_programs(self) -> None:
+        """End programs still running when the host goes away, so none is left behind."""
         with self._lock:
             for process in self._running:
                 if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
-        return empty_pb2.Empty()
+                    process.terminate()
 
     def Run(self, request: Any, context: Any) -> Any:
         try:
@@ -158,19 +164,32 @@ def main() -> None:
     args, _unknown = parser.parse_known_args()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(
-        PythonLanguageHost(engine_address=args.engine_address, version=args.version), server
-    )
+    host = PythonLanguageHost(engine_address=args.engine_address, version=args.version)
+    language_pb2_grpc.add_LanguageRuntimeServicer_to_server(host, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     print(port, flush=True)
+
+    def shut_down(*_: object) -> None:
+        host.stop_programs()
+        server.stop(0)
+
     # The engine interrupts its plugins when it is done with them: stop quietly.
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: server.stop(0))
+        signal.signal(signum, shut_down)
+    threading.Thread(target=_exit_with_parent, args=(shut_down,), daemon=True).start()
     try:
         server.wait_for_termination()
     except KeyboardInterrupt:
-        server.stop(0)
+        shut_down()
+
+
+def _exit_with_parent(shut_down: Callable[[], None]) -> None:
+    """A killed CLI cannot stop its plugins; notice being orphaned and stop instead of lingering."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    shut_down()
 
 
 if __name__ == "__main__":

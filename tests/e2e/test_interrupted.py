@@ -66,6 +66,7 @@ def test_ctrl_c_during_up_waits_for_the_running_sync_and_records_it_so_the_next_
 
     output = running.log_text()
     assert returncode != 0 and "update canceled" in output, output
+    assert "Traceback (most recent call last)" not in output, output
     assert pending_operations(project) == [], output
     assert project.resources()["analytics"]["outputs"]["synced_user_names"] == ["heidi"]
     emulator.clear_log()
