@@ -23,7 +23,7 @@ PULUMI = PATH="$$(cat $(PULUMI_BIN_FILE)):$$PATH" pulumi
 help:
 	@echo "make up     deploy the dev stack to the local MRS emulator (starts it)"
 	@echo "make down   destroy the dev stack and stop the emulator"
-	@echo "make test   run every test: unit, emulator, provider, end to end"
+	@echo "make test   lint, then every test: unit, emulator, provider, end to end"
 	@echo "make lint   ruff and mypy --strict"
 	@echo "make bench  benchmarks (bench/RESULTS.md)"
 
@@ -65,7 +65,7 @@ down: $(STAMP) $(PULUMI_BIN_FILE)
 	@if [ -d .work/state/.pulumi ]; then $(MAKE) --no-print-directory emulator-start && $(PULUMI) destroy --yes --skip-preview --stack dev --non-interactive; fi
 	@$(MAKE) --no-print-directory emulator-stop
 
-test: $(STAMP) $(PULUMI_BIN_FILE)
+test: lint $(PULUMI_BIN_FILE)
 	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VENV)/bin/pytest -n 2 --dist loadgroup tests
 
 lint: $(STAMP)
