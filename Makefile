@@ -53,7 +53,11 @@ emulator-start: $(STAMP)
 	fi
 
 emulator-stop:
-	@if [ -f $(EMULATOR_PID) ]; then kill "$$(cat $(EMULATOR_PID))" 2>/dev/null || true; rm -f $(EMULATOR_PID); echo "mrs-emulator stopped"; fi
+	@if [ -f $(EMULATOR_PID) ]; then \
+	  pid="$$(cat $(EMULATOR_PID))"; kill "$$pid" 2>/dev/null || true; \
+	  for i in $$(seq 1 50); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.1; done; \
+	  rm -f $(EMULATOR_PID); echo "mrs-emulator stopped"; \
+	fi
 
 up: $(STAMP) $(PULUMI_BIN_FILE) emulator-start
 	@mkdir -p .work/state
