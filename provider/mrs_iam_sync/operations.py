@@ -153,6 +153,8 @@ def sync(
     client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
 ) -> Principals:
     """Sync the given principals that are not synced yet; return those a task was started for."""
+    if not principals:
+        return principals  # nothing declared here: not even a look at the cluster
     return _run_task(
         client,
         cluster,
@@ -179,6 +181,8 @@ def cancel(
     client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
 ) -> Principals:
     """Cancel the given principals still synced, and no others; return those a task was started for."""
+    if not principals:
+        return principals
     return _run_task(
         client,
         cluster,

@@ -105,7 +105,9 @@ def test_preview_lists_every_value_of_the_wrong_type_in_a_cluster_entry_and_send
     assert_refused_without_a_request(result, emulator, project)
 
 
-def test_preview_lists_the_problems_of_every_broken_entry_at_once(project: Project, emulator: Emulator) -> None:
+def test_preview_lists_the_problems_of_every_broken_entry_at_once(
+    project: Project, emulator: Emulator
+) -> None:
     project.set_clusters(
         [
             {"name": "first", "cluster_id": "bad id!", "user_names": ["alice"]},

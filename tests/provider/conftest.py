@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mrs_iam_sync import provider as provider_module
+from mrs_iam_sync import lifecycle as lifecycle_module
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -22,13 +22,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith(("HW_", "HUAWEICLOUD_SDK_", "OS_")):
             monkeypatch.delenv(name)
-    provider_module._stack_config.clear()
-    provider_module._clients.clear()
+    lifecycle_module._stack_config.clear()
+    lifecycle_module._clients.clear()
     # configure() sets it for the provider process it normally runs in; keep it out of other tests.
     monkeypatch.setattr(sys, "tracebacklimit", getattr(sys, "tracebacklimit", 1000), raising=False)
     yield
-    provider_module._stack_config.clear()
-    provider_module._clients.clear()
+    lifecycle_module._stack_config.clear()
+    lifecycle_module._clients.clear()
 
 
 @pytest.fixture

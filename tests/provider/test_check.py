@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from mrs_iam_sync.inputs import UNKNOWN
-from mrs_iam_sync.provider import ClusterIamSyncProvider, ProvisioningError
+from mrs_iam_sync.lifecycle import ProvisioningError
+from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT
 
@@ -33,7 +34,11 @@ def failures_of(provider: ClusterIamSyncProvider, news: dict[str, Any]) -> dict[
             "letters and digits",
         ),
         ({"cluster_id": CLUSTER, "project_id": "", "user_names": ["a"]}, "project_id", "leave it unset"),
-        ({"cluster_id": CLUSTER, "user_names": "alice"}, "user_names", "must be a list of names, got 'alice'"),
+        (
+            {"cluster_id": CLUSTER, "user_names": "alice"},
+            "user_names",
+            "must be a list of names, got 'alice'",
+        ),
         ({"cluster_id": CLUSTER, "user_names": ["alice", ""]}, "user_names[1]", "non-empty string"),
         ({"cluster_id": CLUSTER, "user_names": ["alice", "  "]}, "user_names[1]", "non-empty string"),
         ({"cluster_id": CLUSTER, "group_names": [7]}, "group_names[0]", "got the number 7"),

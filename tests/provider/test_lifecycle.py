@@ -18,7 +18,8 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from mrs_iam_sync.emulator import EmulatorHandle, start_emulator
-from mrs_iam_sync.provider import ClusterIamSyncProvider, ProvisioningError
+from mrs_iam_sync.lifecycle import ProvisioningError
+from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, OTHER_CLUSTER, PROJECT
 

@@ -45,14 +45,19 @@ def test_field_problems_of_every_entry_are_listed_together(clusters_config):
         )
     )
     assert any(line.startswith("mrs-iam-sync:clusters[0] (first).cluster_id ") for line in lines)
-    assert any(line.startswith("mrs-iam-sync:clusters[1] (second).user_names must be a list") for line in lines)
+    assert any(
+        line.startswith("mrs-iam-sync:clusters[1] (second).user_names must be a list") for line in lines
+    )
 
 
 def test_shape_problems_name_the_entry_and_key(clusters_config):
     lines = error_lines(
         clusters_config([{"cluster_id": CLUSTER}, "just a string", {"name": "x", "cluster": CLUSTER}])
     )
-    assert "mrs-iam-sync:clusters[0].name must be a non-empty string: it names the resource in the stack" in lines
+    assert (
+        "mrs-iam-sync:clusters[0].name must be a non-empty string: it names the resource in the stack"
+        in lines
+    )
     assert any(line.startswith("mrs-iam-sync:clusters[1] must be an object") for line in lines)
     assert any(line.startswith("mrs-iam-sync:clusters[2].cluster is not a known key") for line in lines)
 

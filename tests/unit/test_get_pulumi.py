@@ -32,7 +32,12 @@ def test_a_cached_toolchain_is_reused_without_building(tmp_path: Path):
     cache = tmp_path / "cache"
     bin_dir = cache / "pulumi-v3.274.1" / "bin"
     bin_dir.mkdir(parents=True)
-    for name in ("pulumi", "pulumi-language-python", "pulumi-language-python-exec", "pulumi-resource-pulumi-python"):
+    for name in (
+        "pulumi",
+        "pulumi-language-python",
+        "pulumi-language-python-exec",
+        "pulumi-resource-pulumi-python",
+    ):
         path = bin_dir / name
         path.write_text("#!/bin/sh\n")
         path.chmod(0o755)
