@@ -175,7 +175,7 @@ def assert_error(response: httpx.Response, status: int, code: str, message: str 
     return text
 
 
-VECTORS_PATH = Path(__file__).parents[3] / "shared/reference/signing-vectors.json"
+VECTORS_PATH = Path(__file__).parents[1] / "data" / "signing-vectors.json"
 """The SDK-generated signing vectors, shared with the client's tests (outside the repository)."""
 
 

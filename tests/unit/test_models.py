@@ -16,7 +16,7 @@ from mrs_iam_sync.models import (
 )
 
 VECTORS = json.loads(
-    (Path(__file__).parents[3] / "shared/reference/signing-vectors.json").read_text(encoding="utf-8")
+    (Path(__file__).parents[1] / "data" / "signing-vectors.json").read_text(encoding="utf-8")
 )["vectors"]
 
 
