@@ -40,20 +40,7 @@ from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.errors import ClusterNotFoundError, MrsError
 from mrs_iam_sync.inputs import SyncSpec, parse_inputs
 from mrs_iam_sync.operations import ClusterRef, Deadline, Principals, cancel, cluster_lock, sync, sync_all
-from mrs_iam_sync.settings import Settings, resolve_settings
-
-STACK_CONFIG_KEYS: Final = (
-    "region",
-    "access_key",
-    "secret_key",
-    "security_token",
-    "project_id",
-    "auth_token",
-    "endpoints",
-    "max_retries",
-    "insecure",
-)
-"""Keys of the ``huaweicloud:`` namespace read from stack config, as pulumi-huaweicloud names them."""
+from mrs_iam_sync.settings import NAMESPACE, STACK_CONFIG_KEYS, Settings, resolve_settings
 
 REPLACE_ON: Final = ("cluster_id", "project_id", "region")
 """A principal set cannot move between clusters; a new cluster means a new resource."""
@@ -73,10 +60,10 @@ T = TypeVar("T")
 def _stack_config_of(request: ConfigureRequest) -> dict[str, str]:
     values: dict[str, str] = {}
     for key in STACK_CONFIG_KEYS:
-        value = request.config.get(f"huaweicloud:{key}")
+        value = request.config.get(f"{NAMESPACE}:{key}")
         if value is None:
             continue
-        values[f"huaweicloud:{key}"] = value if isinstance(value, str) else json.dumps(value)
+        values[f"{NAMESPACE}:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return values
 
 

@@ -49,6 +49,8 @@ _STACK_SETTINGS: Final = (
     "max_retries",
     "insecure",
 )
+STACK_CONFIG_KEYS: Final = (*_STACK_SETTINGS, "endpoints")
+"""Every ``huaweicloud:`` stack config key read here, as pulumi-huaweicloud names them."""
 _HW_ENV: Final = {
     "region": "HW_REGION_NAME",
     "project_id": "HW_PROJECT_ID",
