@@ -171,7 +171,7 @@ def _on_cluster(
     client = _client_for(settings)
     deadline = Deadline(spec.timeout_seconds)
     with ExitStack() as stack:
-        stack.enter_context(client.within(spec.timeout_seconds))
+        stack.enter_context(client.within(deadline.remaining()))  # one budget for both
         if lock:
             stack.enter_context(cluster_lock(cluster, deadline))
         yield settings, cluster, client, deadline
