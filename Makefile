@@ -30,7 +30,7 @@ help:
 $(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,emulator,policy]'
 	@touch $@
 
 install: $(STAMP)
@@ -73,11 +73,12 @@ test: lint $(PULUMI_BIN_FILE)
 	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VENV)/bin/pytest -n 2 --dist loadgroup tests
 
 lint: $(STAMP)
+	bash toolchain/check-tracked.sh
 	$(VENV)/bin/ruff check provider tests bench toolchain __main__.py
 	$(VENV)/bin/mypy provider/mrs_iam_sync
 
 bench: $(STAMP) $(PULUMI_BIN_FILE)
-	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,emulator,policy,bench]'
 	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VPY) bench/run.py
 
 clean: emulator-stop
