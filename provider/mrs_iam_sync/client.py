@@ -2,11 +2,14 @@
 
 Reads are retried freely.  Start and cancel only *dispatch* an asynchronous
 task, so after an ambiguous failure (a 5xx, or a connection that broke after
-the request may have left) the client first looks at the cluster: a running
-task or an already visible result means the call took effect, and re-sending
-would at best be wasted and at worst collide with the task it started.  A 429
-and a failure to connect are different: the request never reached MRS, so it
-is simply sent again.
+the request may have left) the client looks at the cluster instead of sending
+again: a running task, or an effect of the request (a requested name that
+arrived, or left), means the call took effect.  When the cluster shows
+neither, a task that ran and failed for every name looks exactly like a
+request that never started one, and the API has no task id to tell them
+apart, so the call fails as :class:`OutcomeUnknownError` rather than risk a
+second task.  A 429 and a failure to connect are different: the request never
+reached MRS, so it is simply sent again.
 
 Everything a request needs (signing, headers, error mapping, logging) happens
 in ``_send``; the methods only build paths and bodies.
@@ -20,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Final, NoReturn, TypeVar
@@ -31,11 +35,14 @@ from pydantic import BaseModel, ValidationError
 from mrs_iam_sync.errors import (
     ApiError,
     InvalidRequestError,
+    OperationTimeoutError,
+    OutcomeUnknownError,
     ServerError,
     SyncTimeoutError,
     ThrottledError,
     TransportError,
     UnexpectedResponseError,
+    describe_request,
     error_from_response,
     scrub,
 )
@@ -54,6 +61,7 @@ from mrs_iam_sync.rules import (
     NAME_RULE,
     PROJECT_ID_PATTERN,
     PROJECT_ID_RULE,
+    principal_name_problem,
 )
 from mrs_iam_sync.settings import Settings
 from mrs_iam_sync.signing import AkSkAuth, TokenAuth
@@ -81,8 +89,20 @@ _RETRYABLE_TRANSPORT: Final = (httpx.TimeoutException, httpx.NetworkError, httpx
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
-_operation_deadline: ContextVar[float | None] = ContextVar("mrs_iam_sync_operation_deadline", default=None)
-"""Monotonic time by which the caller's whole operation must end; set by ``MrsClient.within``.
+MIN_REQUEST_SECONDS: Final = 0.05
+"""Less budget than this left: a request could not get an answer, so we stop and say why instead."""
+
+
+@dataclass(frozen=True)
+class _OperationBudget:
+    ends_at: float
+    seconds: float
+
+
+_operation_deadline: ContextVar[_OperationBudget | None] = ContextVar(
+    "mrs_iam_sync_operation_deadline", default=None
+)
+"""The caller's whole operation (monotonic end and length); set by ``MrsClient.within``.
 
 A context variable rather than client state: one client serves several
 provider calls at once, each on its own thread with its own budget.
@@ -151,8 +171,9 @@ def _check_names(field: str, names: Iterable[str], *, limit: int | None = None) 
     except TypeError:
         raise InvalidRequestError(field=field, rule="must be a list of names", value=names) from None
     for index, name in enumerate(checked):
-        if not isinstance(name, str) or not name:
-            raise InvalidRequestError(field=f"{field}[{index}]", rule=NAME_RULE, value=name)
+        problem = principal_name_problem(name) if isinstance(name, str) else NAME_RULE
+        if problem is not None:
+            raise InvalidRequestError(field=f"{field}[{index}]", rule=problem, value=name)
     if limit is not None and len(checked) > limit:
         raise InvalidRequestError(field=field, rule=f"must hold at most {limit} names, got {len(checked)}")
     return checked
@@ -200,6 +221,7 @@ class MrsClient:
         credentials = (settings.access_key, settings.secret_key, settings.security_token, settings.auth_token)
         self._secrets = tuple(secret.get_secret_value() for secret in credentials if secret is not None)
         self._host = httpx.URL(settings.endpoint).netloc.decode("ascii")
+        self._base = settings.endpoint.rstrip("/")
         self._http = httpx.Client(
             base_url=settings.endpoint,
             auth=_auth_for(settings),
@@ -235,7 +257,7 @@ class MrsClient:
         timeouts; a Pulumi resource's ``timeout_seconds`` must bound them all,
         including an API that accepts connections but never answers.
         """
-        token = _operation_deadline.set(self._monotonic() + seconds)
+        token = _operation_deadline.set(_OperationBudget(self._monotonic() + seconds, seconds))
         try:
             yield
         finally:
@@ -254,9 +276,11 @@ class MrsClient:
     ) -> SyncDispatch:
         """Dispatch a sync of the named users (and, server-side, their groups) and groups.
 
-        Returns the 202 answer.  If that answer was lost but the cluster shows
-        the sync running, ``state`` is ``"synchronizing"``; if it shows every
-        name already synced, ``state`` is ``None``.
+        The caller names only principals that are not synced yet. Returns the
+        202 answer.  If that answer was lost but the cluster shows the sync
+        running, ``state`` is ``"synchronizing"``; if it shows a requested name
+        arrived (the task ran), ``state`` is ``None``; otherwise
+        :class:`OutcomeUnknownError`.
         """
         project = self._project(project_id)
         _check_target(cluster_id=cluster_id, project_id=project)
@@ -271,15 +295,15 @@ class MrsClient:
             )
         body = StartSyncRequest(is_all_sync=is_all_sync, group_names=groups or None, user_names=users or None)
 
-        def already_applied(synced: SyncedPrincipals) -> bool:
-            return set(users) <= set(synced.user_names) and set(groups) <= set(synced.group_names)
+        def took_effect(synced: SyncedPrincipals) -> bool:
+            return bool(set(users) & set(synced.user_names) or set(groups) & set(synced.group_names))
 
         return self._dispatch(
             "POST",
             cluster_id=cluster_id,
             project_id=project,
             body=body.to_bytes(),
-            already_applied=None if is_all_sync else already_applied,
+            took_effect=None if is_all_sync else took_effect,
         )
 
     def cancel_sync(
@@ -290,7 +314,7 @@ class MrsClient:
         group_names: Iterable[str] = (),
         project_id: str | None = None,
     ) -> SyncDispatch:
-        """Dispatch removal of the named users and groups from the synced set (``state`` as for start)."""
+        """Dispatch removal of the named (synced) users and groups; ``state`` as for start."""
         project = self._project(project_id)
         _check_target(cluster_id=cluster_id, project_id=project)
         users = _check_names("user_names", user_names, limit=MAX_CANCEL_NAMES)
@@ -299,15 +323,15 @@ class MrsClient:
             raise InvalidRequestError(field="user_names/group_names", rule="at least one name is required")
         body = CancelSyncRequest(group_names=groups or None, user_names=users or None)
 
-        def already_applied(synced: SyncedPrincipals) -> bool:
-            return not (set(users) & set(synced.user_names) or set(groups) & set(synced.group_names))
+        def took_effect(synced: SyncedPrincipals) -> bool:
+            return bool(set(users) - set(synced.user_names) or set(groups) - set(synced.group_names))
 
         return self._dispatch(
             "DELETE",
             cluster_id=cluster_id,
             project_id=project,
             body=body.to_bytes(),
-            already_applied=already_applied,
+            took_effect=took_effect,
         )
 
     def list_synced(self, *, cluster_id: str, project_id: str | None = None) -> SyncedPrincipals:
@@ -331,6 +355,7 @@ class MrsClient:
         cluster_id: str,
         project_id: str | None = None,
         timeout: float,
+        ours: bool = True,
         initial_interval: float = 0.2,
         max_interval: float = 1.0,
     ) -> float:
@@ -339,18 +364,31 @@ class MrsClient:
         Start and cancel return as soon as the task is dispatched, so anything
         that reads the synced set afterwards has to wait here first. The 1 s cap
         on the interval bounds how late a finished task is noticed (bench case 6)
-        at the price of one GET per second while a long task runs.
+        at the price of one GET per second while a long task runs. ``ours`` says
+        whose task is awaited, for the message when ``timeout`` runs out: the
+        task is known to be running then, so that is what the message says,
+        never a network problem.
         """
         started = self._monotonic()
         interval = initial_interval
+        seen_running = False
         while True:
-            running = self.is_synchronizing(cluster_id=cluster_id, project_id=project_id)
+            try:
+                running = self.is_synchronizing(cluster_id=cluster_id, project_id=project_id)
+            except OperationTimeoutError:
+                if not seen_running:
+                    raise  # no poll was ever answered: the budget's story, not the task's
+                raise SyncTimeoutError(
+                    cluster_id=cluster_id, waited=self._monotonic() - started, ours=ours
+                ) from None
+            seen_running = running
             waited = self._monotonic() - started
             if not running:
                 return waited
-            if waited >= timeout:
-                raise SyncTimeoutError(cluster_id=cluster_id, waited=waited)
-            self._sleep(min(interval, timeout - waited))
+            if timeout - waited < 2 * MIN_REQUEST_SECONDS:  # no room left for one more answered poll
+                raise SyncTimeoutError(cluster_id=cluster_id, waited=waited, ours=ours)
+            # Wake up early enough that the last poll still has time to be answered.
+            self._sleep(min(interval, timeout - waited - MIN_REQUEST_SECONDS))
             interval = min(interval * 2, max_interval)
 
     # -- plumbing ------------------------------------------------------------------------------------
@@ -361,9 +399,9 @@ class MrsClient:
     def _budget(self, *, deadline_at: float | None = None) -> _RetryBudget:
         if deadline_at is None:
             deadline_at = self._monotonic() + self._settings.deadline_seconds
-        operation_ends = _operation_deadline.get()
-        if operation_ends is not None:
-            deadline_at = min(deadline_at, operation_ends)
+        operation = _operation_deadline.get()
+        if operation is not None:
+            deadline_at = min(deadline_at, operation.ends_at)
         return _RetryBudget(
             max_retries=self._settings.max_retries,
             deadline_at=deadline_at,
@@ -385,14 +423,23 @@ class MrsClient:
         # Not chained: httpx's own message is not scrubbed, and ``detail`` already carries its gist.
         raise final from None
 
-    def _timeout(self, now: float) -> httpx.Timeout:
-        """The configured timeouts, cut short to what is left of the operation's budget."""
+    def _timeout(self, now: float, operation: str) -> tuple[httpx.Timeout, float | None]:
+        """The configured timeouts, cut short to what is left of the operation's budget.
+
+        Also returns what was left when the budget was what set the limit (None otherwise), so that a
+        timeout it caused is reported as the budget running out, not as a network failure.
+        """
         read, connect = self._settings.read_timeout, self._settings.connect_timeout
-        operation_ends = _operation_deadline.get()
-        if operation_ends is not None:
-            left = max(operation_ends - now, 0.001)
-            read, connect = min(read, left), min(connect, left)
-        return httpx.Timeout(read, connect=connect)
+        budget = _operation_deadline.get()
+        if budget is None:
+            return httpx.Timeout(read, connect=connect), None
+        left = budget.ends_at - now
+        if left < MIN_REQUEST_SECONDS:
+            raise OperationTimeoutError(
+                operation=operation, budget_seconds=budget.seconds, left_seconds=max(left, 0.0)
+            )
+        cut = left if left < read else None
+        return httpx.Timeout(min(read, left), connect=min(connect, left)), cut
 
     def _send(
         self, method: str, path: str, *, cluster_id: str, project_id: str, body: bytes | None, attempt: int
@@ -403,15 +450,21 @@ class MrsClient:
             "X-Project-Id": project_id,
         }
         started = self._monotonic()
+        timeout, cut_to = self._timeout(started, f"{method} {self._base}{path}")
         try:
-            response = self._http.request(
-                method, path, content=body, headers=headers, timeout=self._timeout(started)
-            )
+            response = self._http.request(method, path, content=body, headers=headers, timeout=timeout)
         except httpx.TransportError as exc:
             elapsed = self._monotonic() - started
             logger.debug(
                 "%s %s failed: %s (attempt %d, %.3f s)", method, path, type(exc).__name__, attempt, elapsed
             )
+            budget = _operation_deadline.get()
+            if isinstance(exc, httpx.TimeoutException) and cut_to is not None and budget is not None:
+                raise OperationTimeoutError(
+                    operation=describe_request(exc.request),
+                    budget_seconds=budget.seconds,
+                    left_seconds=cut_to,
+                ) from None
             raise
         elapsed = self._monotonic() - started
         logger.debug("%s %s -> %d (attempt %d, %.3f s)", method, path, response.status_code, attempt, elapsed)
@@ -468,9 +521,9 @@ class MrsClient:
         cluster_id: str,
         project_id: str,
         body: bytes,
-        already_applied: Callable[[SyncedPrincipals], bool] | None,
+        took_effect: Callable[[SyncedPrincipals], bool] | None,
     ) -> SyncDispatch:
-        """Send a task-starting request; after an ambiguous failure, look before sending it again."""
+        """Send a task-starting request; after an ambiguous failure, look, and never send it again."""
         path = _path(project_id, cluster_id, "iam-sync-user")
         budget = self._budget()
         while True:
@@ -488,15 +541,14 @@ class MrsClient:
                 if not budget.wait_before_retry(exc):
                     self._give_up(exc, budget)
             except (ServerError, *_RETRYABLE_TRANSPORT) as exc:
-                may_retry = budget.wait_before_retry(exc)
                 try:
                     outcome = self._outcome_of_doubtful_call(
                         cluster_id=cluster_id,
                         project_id=project_id,
-                        already_applied=already_applied,
+                        took_effect=took_effect,
                         deadline_at=budget.deadline_at,
                     )
-                except (ApiError, TransportError) as check_error:
+                except (ApiError, TransportError, OperationTimeoutError) as check_error:
                     # Still in doubt; the caller's own request failing is the failure to report.
                     self._give_up(
                         exc,
@@ -505,9 +557,11 @@ class MrsClient:
                     )
                 if outcome is not None:
                     return outcome
-                if not may_retry:
-                    self._give_up(exc, budget)
-                logger.debug("%s %s had no visible effect; sending it again", method, path)
+                raise OutcomeUnknownError(
+                    operation=f"{method} {self._base}{path}",
+                    cluster_id=cluster_id,
+                    cause=_cause(exc, secrets=self._secrets),
+                ) from None
             except httpx.TransportError as exc:
                 self._give_up(exc, budget)
 
@@ -516,17 +570,17 @@ class MrsClient:
         *,
         cluster_id: str,
         project_id: str,
-        already_applied: Callable[[SyncedPrincipals], bool] | None,
+        took_effect: Callable[[SyncedPrincipals], bool] | None,
         deadline_at: float,
     ) -> SyncDispatch | None:
-        """Return the dispatch result the lost answer would have carried, or None if re-sending is needed."""
+        """The dispatch result the lost answer would have carried, or None when the cluster cannot tell."""
         task = self._read(
             SyncTaskStatus, "iam-sync", cluster_id=cluster_id, project_id=project_id, deadline_at=deadline_at
         )
         if task.is_synchronizing:
             logger.debug("a sync task is running on %s; treating the request as dispatched", cluster_id)
             return SyncDispatch(state=STATE_SYNCHRONIZING)
-        if already_applied is None:  # a full sync leaves no list to compare against
+        if took_effect is None:  # a full sync names nobody, so nothing on the cluster can show it ran
             return None
         synced = self._read(
             SyncedPrincipals,
@@ -535,10 +589,16 @@ class MrsClient:
             project_id=project_id,
             deadline_at=deadline_at,
         )
-        if already_applied(synced):
-            logger.debug("the requested change is already visible on %s; not sending it again", cluster_id)
+        if took_effect(synced):
+            logger.debug("the requested change is visible on %s; the task ran", cluster_id)
             return SyncDispatch(state=None)
         return None
+
+
+def _cause(error: Exception, *, secrets: Iterable[str]) -> str:
+    if isinstance(error, ApiError):
+        return f"HTTP {error.status} {error.code}"
+    return scrub(f"{type(error).__name__}: {error}".rstrip(": "), secrets=secrets)
 
 
 def _auth_for(settings: Settings) -> httpx.Auth:

@@ -9,13 +9,18 @@
     │   ├── AuthenticationError   401: AK/SK, signature, clock skew or token
     │   ├── PermissionDeniedError 403: the IAM user lacks the sync permission
     │   ├── ThrottledError        429 / APIGW.0308: too many calls, may carry Retry-After
-    │   ├── ClusterNotFoundError  12000003 or an MRS 404: wrong cluster, project or region
+    │   ├── ClusterNotFoundError  MRS's own "no such cluster" codes (12000003, 0023), nothing else
     │   ├── SyncInProgressError   409: another IAM sync task is running on the cluster
-    │   ├── BadRequestError       any other 4xx
+    │   ├── BadRequestError       any other 4xx with an MRS or gateway error code
     │   ├── ServerError           5xx
-    │   └── UnexpectedResponseError  a success status whose body is not the documented shape
+    │   └── UnexpectedResponseError  an answer that is not the MRS API's: a success whose body is
+    │                                not the documented shape, or a 4xx without any error code
     ├── TransportError            no usable answer at all (refused, reset, timed out)
-    └── SyncTimeoutError          a sync task outlived the time we were willing to wait
+    ├── OperationTimeoutError     the operation's timeout_seconds ran out while a request was open
+    ├── SyncTimeoutError          a sync task outlived the time we were willing to wait
+    ├── OutcomeUnknownError       a write's answer was lost and reading cannot tell whether it ran
+    ├── ClusterBusyError          another call of this deployment held the cluster too long
+    └── ProvisioningError         a lifecycle step failed; one readable message for `pulumi up`
 
 The messages are what a person reads in a ``pulumi up`` log, so each one says
 what went wrong *and* what to check.  They are built only from the API's
@@ -32,12 +37,18 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 import httpx
 
 IAM_SYNC_ACTION: Final = "mrs:cluster:syncUser"
-CLUSTER_NOT_FOUND_CODE: Final = "12000003"
+CLUSTER_NOT_FOUND_CODES: Final = frozenset({"12000003", "0023"})
+"""MRS's codes for a cluster it does not know (the reference's candidates, unverified: both count).
+
+Nothing else means "the cluster is gone": a bare 404 may come from a proxy or a wrong host, and
+treating it as gone would make refresh forget, and destroy skip, principals that are still synced.
+"""
 _RAW_BODY_LIMIT: Final = 500
 _MESSAGE_LIMIT: Final = 2000
 _REDACTED: Final = "<redacted>"
@@ -133,9 +144,30 @@ class ApiError(MrsError):
 class AuthenticationError(ApiError):
     headline = "authentication failed"
 
+    def __init__(
+        self,
+        *,
+        status: int,
+        code: str,
+        message: str,
+        request_id: str | None = None,
+        operation: str | None = None,
+        scheme: str | None = None,
+    ) -> None:
+        self.scheme = scheme
+        """``token`` or ``aksk``: which credential was presented, so the hint names the right one."""
+        super().__init__(
+            status=status, code=code, message=message, request_id=request_id, operation=operation
+        )
+
     def hint(self) -> str | None:
         if self.code == "APIGW.0307":
             return "The IAM token has expired or was issued for another region: obtain a new token"
+        if self.scheme == "token":
+            return (
+                "The IAM token (auth_token) was not accepted: check that it is complete and current, "
+                "and that it was issued for a project scope in this region"
+            )
         if self.code == "APIGW.0301":
             return (
                 "The access key/secret key pair or the request signature was not accepted: check the "
@@ -233,11 +265,12 @@ class ServerError(ApiError):
 
 
 class UnexpectedResponseError(ApiError):
-    headline = "unexpected answer from the MRS API"
+    headline = "the endpoint did not answer like the MRS API"
 
     def hint(self) -> str | None:
         return (
-            "The response body did not have the documented shape: check that the endpoint is an MRS endpoint"
+            "Check that the huaweicloud:endpoints 'mrs' entry (or the region) points at the MRS API and "
+            "not at a proxy or another web server; nothing was concluded from this answer"
         )
 
 
@@ -256,16 +289,61 @@ class TransportError(MrsError):
         )
 
 
+class OperationTimeoutError(MrsError):
+    """The operation's own budget ended a request: the endpoint was slow for us, not known to be down."""
+
+    def __init__(self, *, operation: str, budget_seconds: float, left_seconds: float) -> None:
+        self.operation = operation
+        self.budget_seconds = budget_seconds
+        super().__init__(
+            f"timeout_seconds ({budget_seconds:.4g} s) ran out while waiting for the answer to {operation} "
+            f"(it had {left_seconds:.1f} s left when the request was sent); raise timeout_seconds if "
+            "this cluster's tasks take longer"
+        )
+
+
 class SyncTimeoutError(MrsError):
     """The task may still finish on its own; the message says so, so nobody starts a second one blindly."""
 
-    def __init__(self, *, cluster_id: str, waited: float) -> None:
+    def __init__(self, *, cluster_id: str, waited: float, ours: bool = True) -> None:
         self.cluster_id = cluster_id
         self.waited = waited
+        self.ours = ours
+        if ours:
+            text = (
+                f"the sync task on cluster {cluster_id} was still running after {waited:.1f} s "
+                "(the cluster still reports is_synchronizing: true) when timeout_seconds ran out; "
+                "it may still complete on its own"
+            )
+        else:
+            text = (
+                f"cluster {cluster_id} was still running another IAM-sync task after {waited:.1f} s "
+                "(is_synchronizing: true), so this operation's task was never started; wait for it "
+                "or raise timeout_seconds"
+            )
+        super().__init__(text)
+
+
+class OutcomeUnknownError(MrsError):
+    """The API has no task id: when reading cannot tell "ran" from "never started", we stop and say so."""
+
+    def __init__(self, *, operation: str, cluster_id: str, cause: str) -> None:
+        self.operation = operation
+        self.cluster_id = cluster_id
         super().__init__(
-            f"the IAM sync task on cluster {cluster_id} was still running after waiting {waited:.1f} s; "
-            "it may still complete: check the cluster's operation logs before starting another sync"
+            f"the answer to {operation} was lost ({cause}); the cluster {cluster_id} runs no task and shows "
+            "no effect of it, which is what both a task that ran and failed for every name and a request "
+            "that never started a task look like. It was not sent again, so that no second task can "
+            "start: run `pulumi refresh` and `pulumi up` to reconcile"
         )
+
+
+class ClusterBusyError(MrsError):
+    """Another operation of this same deployment held the cluster for longer than we may wait."""
+
+
+class ProvisioningError(MrsError):
+    """A lifecycle step failed; reported to the user as one readable message, without a traceback."""
 
 
 def _find_pair(body: Mapping[str, object]) -> tuple[str, str, Mapping[str, object]] | None:
@@ -281,25 +359,35 @@ def _find_pair(body: Mapping[str, object]) -> tuple[str, str, Mapping[str, objec
     return None
 
 
-def _parse_body(response: httpx.Response) -> tuple[str, str, str | None]:
+@dataclass(frozen=True)
+class _ParsedBody:
+    code: str
+    message: str
+    request_id: str | None
+    coded: bool
+    """True when the body carried an error code pair, i.e. came from MRS or the API gateway."""
+
+
+def _parse_body(response: httpx.Response) -> _ParsedBody:
     text = response.text
     try:
         body = json.loads(text) if text else None
     except ValueError:
         body = None
+    status = str(response.status_code)
     if isinstance(body, Mapping):
         found = _find_pair(body)
         if found is not None:
             code, message, holder = found
             request_id = body.get("request_id") or holder.get("request_id")
-            return code, _one_line(message, _MESSAGE_LIMIT), str(request_id) if request_id else None
+            return _ParsedBody(
+                code, _one_line(message, _MESSAGE_LIMIT), str(request_id) if request_id else None, True
+            )
         request_id = body.get("request_id")
-        return (
-            str(response.status_code),
-            _one_line(text, _RAW_BODY_LIMIT),
-            (str(request_id) if request_id else None),
+        return _ParsedBody(
+            status, _one_line(text, _RAW_BODY_LIMIT), str(request_id) if request_id else None, False
         )
-    return str(response.status_code), _one_line(text, _RAW_BODY_LIMIT), None
+    return _ParsedBody(status, _one_line(text, _RAW_BODY_LIMIT), None, False)
 
 
 def parse_retry_after(response: httpx.Response) -> float | None:
@@ -314,15 +402,18 @@ def parse_retry_after(response: httpx.Response) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def _classify(status: int, code: str) -> type[ApiError]:
+def _classify(status: int, code: str, *, coded: bool) -> type[ApiError]:
+    if status == 429 or code == "APIGW.0308":
+        return ThrottledError  # a proxy's or the gateway's, the answer is the same: wait and retry
+    if 400 <= status < 500 and not coded:
+        # Neither MRS nor the gateway answers an error without a code: this is a proxy, a plain web
+        # server or a typo in the host, and nothing (least of all "the cluster is gone") follows from it.
+        return UnexpectedResponseError
     if status == 401 or code in {"APIGW.0301", "APIGW.0303", "APIGW.0305", "APIGW.0307"}:
         return AuthenticationError
     if status == 403:
         return PermissionDeniedError
-    if status == 429 or code == "APIGW.0308":
-        return ThrottledError
-    # A gateway 404 (APIGW.0101) means the API itself is unknown, not the cluster.
-    if code == CLUSTER_NOT_FOUND_CODE or (status == 404 and not code.startswith("APIGW.")):
+    if code in CLUSTER_NOT_FOUND_CODES:
         return ClusterNotFoundError
     if status == 409:
         return SyncInProgressError
@@ -331,6 +422,12 @@ def _classify(status: int, code: str) -> type[ApiError]:
     if status >= 400:
         return BadRequestError
     return ApiError
+
+
+def describe_request(request: httpx.Request) -> str:
+    """Method and URL without the query: names the endpoint, so a wrong one is obvious in any message."""
+    url = request.url
+    return f"{request.method} {url.scheme}://{url.netloc.decode('ascii')}{url.path}"
 
 
 def _request_of(response: httpx.Response) -> httpx.Request | None:
@@ -348,13 +445,26 @@ def error_from_response(
     secrets: Iterable[str] = (),
 ) -> ApiError:
     """Classify an error answer; ``secrets`` are blanked from the echoed text as a last line of defence."""
-    code, message, body_request_id = _parse_body(response)
+    parsed = _parse_body(response)
+    code = parsed.code
     status = response.status_code
-    request_id = response.headers.get("X-Request-Id") or body_request_id
-    message = scrub(message, secrets=secrets)
+    request_id = response.headers.get("X-Request-Id") or parsed.request_id
+    message = scrub(parsed.message, secrets=secrets)
     request = _request_of(response)
-    operation = f"{request.method} {request.url.path}" if request is not None else None
-    cls = _classify(status, code)
+    operation = describe_request(request) if request is not None else None
+    cls = _classify(status, code, coded=parsed.coded)
+    if cls is AuthenticationError:
+        scheme = None
+        if request is not None:
+            scheme = "token" if "X-Auth-Token" in request.headers else "aksk"
+        return AuthenticationError(
+            status=status,
+            code=code,
+            message=message,
+            request_id=request_id,
+            operation=operation,
+            scheme=scheme,
+        )
     if cls is ThrottledError:
         return ThrottledError(
             status=status,

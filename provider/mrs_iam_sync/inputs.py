@@ -19,6 +19,7 @@ from mrs_iam_sync.rules import (
     MAX_CANCEL_NAMES,
     PROJECT_ID_PATTERN,
     PROJECT_ID_RULE,
+    principal_name_problem,
 )
 
 UNKNOWN: Final = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -120,8 +121,8 @@ def _names(field: str, value: object, problems: list[InputProblem]) -> tuple[str
             problems.append(
                 InputProblem(f"{field}[{index}]", f"must be a non-empty string, got {_kind(name)}")
             )
-        elif not name.strip():
-            problems.append(InputProblem(f"{field}[{index}]", "must be a non-empty string"))
+        elif (problem := principal_name_problem(name)) is not None:
+            problems.append(InputProblem(f"{field}[{index}]", problem))
         else:
             names.add(name)
     if len(names) > MAX_CANCEL_NAMES:

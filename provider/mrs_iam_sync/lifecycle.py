@@ -37,9 +37,10 @@ from pulumi.dynamic import (
 )
 
 from mrs_iam_sync.client import MrsClient
-from mrs_iam_sync.errors import ClusterNotFoundError, MrsError
+from mrs_iam_sync.declarations import Declarations
+from mrs_iam_sync.errors import ClusterNotFoundError, MrsError, ProvisioningError
 from mrs_iam_sync.inputs import SyncSpec, parse_inputs
-from mrs_iam_sync.operations import ClusterRef, Deadline, Principals, cancel, cluster_lock, sync, sync_all
+from mrs_iam_sync.operations import ClusterOperation, ClusterRef, Deadline, Principals, cluster_lock
 from mrs_iam_sync.settings import NAMESPACE, STACK_CONFIG_KEYS, Settings, resolve_settings
 
 REPLACE_ON: Final = ("cluster_id", "project_id", "region")
@@ -48,10 +49,6 @@ REPLACE_ON: Final = ("cluster_id", "project_id", "region")
 _stack_config: dict[str, str] = {}
 _clients: dict[tuple[str, str], MrsClient] = {}
 _clients_guard = threading.Lock()
-
-
-class ProvisioningError(Exception):
-    """A failure reported to the user as one readable message, without a Python traceback."""
 
 
 T = TypeVar("T")
@@ -102,11 +99,10 @@ def _reported(action: str, spec: SyncSpec, call: Callable[[], T]) -> T:
     """Run one lifecycle step, turning any failure into a single message that names the cluster."""
     try:
         return call()
-    except ProvisioningError:
-        raise
     except MrsError as exc:
-        where = f"cluster {spec.cluster_id}"
-        raise ProvisioningError(f"{action} on {where} failed: {exc}") from None
+        # Notes carry what happened afterwards (a roll-back); they belong in the one message too.
+        text = " ".join([str(exc).rstrip(".") + ".", *getattr(exc, "__notes__", ())]).rstrip(".")
+        raise ProvisioningError(f"{action} on cluster {spec.cluster_id} failed: {text}") from None
     except Exception as exc:
         traceback.print_exc(limit=30, file=sys.stderr)
         raise ProvisioningError(
@@ -115,10 +111,22 @@ def _reported(action: str, spec: SyncSpec, call: Callable[[], T]) -> T:
         ) from None
 
 
+ROLL_BACK_MIN_SECONDS: Final = 30.0
+ROLL_BACK_MAX_SECONDS: Final = 600.0
+
+
+def roll_back_grace(spec: SyncSpec) -> float:
+    """The time a failed call gets to take back what it brought: as long again as its own budget,
+    within 30 s to 10 minutes, so a slow task can still finish and be cancelled, and a failure
+    never hangs for long."""
+    return min(max(spec.timeout_seconds, ROLL_BACK_MIN_SECONDS), ROLL_BACK_MAX_SECONDS)
+
+
 def _outputs(
-    spec: SyncSpec, cluster: ClusterRef, settings: Settings, client: MrsClient, *, synced_at: str | None
+    spec: SyncSpec, call: ClusterOperation, settings: Settings, *, synced_at: str | None
 ) -> dict[str, Any]:
     """Outputs echo the normalized inputs (diff and update only see outputs) plus what the cluster reports."""
+    cluster, client = call.cluster, call.client
     listing = client.list_synced(cluster_id=cluster.cluster_id, project_id=cluster.project_id)
     complete = client.is_synchronous(cluster_id=cluster.cluster_id, project_id=cluster.project_id)
     outputs = spec.as_inputs()
@@ -133,7 +141,7 @@ def _outputs(
     return outputs
 
 
-def _missing_message(spec: SyncSpec, missing: Principals, *, rolled_back: Principals) -> str:
+def _missing_message(spec: SyncSpec, missing: Principals) -> str:
     parts = []
     if missing.users:
         parts.append(
@@ -148,13 +156,6 @@ def _missing_message(spec: SyncSpec, missing: Principals, *, rolled_back: Princi
         f"the sync task on cluster {spec.cluster_id} finished, but these declared principals did not arrive: "
         + "; ".join(parts)
         + ". Fix them in IAM and run `pulumi up` again, or remove them from the resource."
-        + (
-            " The principals this run did sync ("
-            + ", ".join(sorted(rolled_back.users | rolled_back.groups))
-            + ") were cancelled again, so the cluster is as it was."
-            if rolled_back
-            else ""
-        )
     )
 
 
@@ -162,10 +163,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _note(text: str) -> None:
+    """The provider's stderr reaches the user through the CLI: for what a user should know but did not ask."""
+    print(f"mrs-iam-sync: {text}", file=sys.stderr, flush=True)
+
+
 @contextmanager
-def _on_cluster(
-    spec: SyncSpec, *, lock: bool = True
-) -> Iterator[tuple[Settings, ClusterRef, MrsClient, Deadline]]:
+def _on_cluster(spec: SyncSpec, *, lock: bool = True) -> Iterator[tuple[Settings, ClusterOperation]]:
     """Everything one lifecycle call needs, under one time budget and, for writes, the cluster's lock."""
     settings, cluster = _target(spec)
     client = _client_for(settings)
@@ -174,37 +178,14 @@ def _on_cluster(
         stack.enter_context(client.within(deadline.remaining()))  # one budget for both
         if lock:
             stack.enter_context(cluster_lock(cluster, deadline))
-        yield settings, cluster, client, deadline
-
-
-def _verify_or_roll_back(
-    spec: SyncSpec,
-    *,
-    outputs: Mapping[str, Any],
-    wanted: Principals,
-    started: Principals,
-    client: MrsClient,
-    cluster: ClusterRef,
-    deadline: Deadline,
-) -> None:
-    """Fail, naming what did not arrive, after cancelling what this call did bring.
-
-    A failed create or update is not recorded in state, so principals it synced would
-    otherwise stay on the cluster with no resource owning them.
-    """
-    if not spec.wait:
-        return
-    missing = wanted - Principals.of(outputs["synced_user_names"], outputs["synced_group_names"])
-    if not missing:
-        return
-    arrived = started - missing
-    if arrived:
-        cancel(client, cluster, arrived, deadline=deadline, wait=True)
-    raise ProvisioningError(_missing_message(spec, missing, rolled_back=arrived))
+        yield settings, ClusterOperation(client, cluster, deadline)
 
 
 class Lifecycle:
     """Lifecycle of one declared set of principals on one MRS cluster."""
+
+    def __init__(self) -> None:
+        self.declarations = Declarations()
 
     def configure(self, req: ConfigureRequest) -> None:
         # Runs once per provider process, before any other call, during preview too: cheap and local.
@@ -222,16 +203,18 @@ class Lifecycle:
         _reported("checking provider settings", spec, lambda: _target(spec))
         return CheckResult(spec.as_inputs(), failures)
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+    def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         new, _ = parse_inputs(news)
         old = _as_spec(olds)
         if new is None:
             return DiffResult(changes=None)
-        settings = _reported("reading provider settings", new, current_settings)
+        settings, cluster = _reported("reading provider settings", new, lambda: _target(new))
+        # The engine diffs every resource the program still declares before any delete runs.
+        self.declarations.declare(id_, cluster, _declared(new))
         new_effective = {
             "cluster_id": new.cluster_id,
-            "project_id": new.project_id or settings.project_id,
-            "region": new.region or settings.region,
+            "project_id": settings.project_id,
+            "region": settings.region,
         }
         old_effective = {
             "cluster_id": old.cluster_id,
@@ -255,54 +238,48 @@ class Lifecycle:
         return _reported("syncing IAM principals", spec, lambda: self._create(spec))
 
     def _create(self, spec: SyncSpec) -> CreateResult:
-        declared = Principals.of(spec.user_names, spec.group_names)
-        with _on_cluster(spec) as (settings, cluster, client, deadline):
-            if spec.is_all_sync:
-                sync_all(client, cluster, deadline=deadline, wait=spec.wait)
-                started = Principals()
-            else:
-                started = sync(client, cluster, declared, deadline=deadline, wait=spec.wait)
-            outputs = _outputs(spec, cluster, settings, client, synced_at=_now())
-            _verify_or_roll_back(
-                spec,
-                outputs=outputs,
-                wanted=declared,
-                started=started,
-                client=client,
-                cluster=cluster,
-                deadline=deadline,
-            )
-        resource_id = f"{cluster.project_id}/{spec.cluster_id}/{uuid.uuid4().hex[:12]}"
+        declared = _declared(spec)
+        owner = f"create:{uuid.uuid4().hex}"
+        self.declarations.declare(owner, _target(spec)[1], declared)
+        try:
+            with _on_cluster(spec) as (settings, call), self._rolled_back_on_failure(spec, call, owner):
+                if spec.is_all_sync:
+                    call.sync_all(wait=spec.wait)
+                else:
+                    call.sync(declared, wait=spec.wait)
+                outputs = _outputs(spec, call, settings, synced_at=_now())
+                self._verify(spec, outputs, wanted=declared)
+        except BaseException:
+            self.declarations.withdraw(owner)
+            raise
+        resource_id = f"{call.cluster.project_id}/{spec.cluster_id}/{uuid.uuid4().hex[:12]}"
+        self.declarations.rename(owner, resource_id)
         return CreateResult(resource_id, outputs)
 
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         old, new = _as_spec(olds), _as_spec(news)
-        return _reported("updating IAM principals", new, lambda: self._update(old, new, olds))
+        return _reported("updating IAM principals", new, lambda: self._update(id_, old, new, olds))
 
-    def _update(self, old: SyncSpec, new: SyncSpec, olds: Mapping[str, Any]) -> UpdateResult:
-        before = Principals.of(old.user_names, old.group_names)
-        after = Principals.of(new.user_names, new.group_names)
+    def _update(self, id_: str, old: SyncSpec, new: SyncSpec, olds: Mapping[str, Any]) -> UpdateResult:
+        before, after = _declared(old), _declared(new)
         synced_at = olds.get("last_synced_at")
-        with _on_cluster(new) as (settings, cluster, client, deadline):
-            if cancel(client, cluster, before - after, deadline=deadline, wait=new.wait):
+        with _on_cluster(new) as (settings, call), self._rolled_back_on_failure(new, call, id_):
+            self.declarations.declare(id_, call.cluster, after)
+            removed = before - after
+            if removed:
+                # A neighbour that takes these principals over may not be diffed yet: let the
+                # program's registrations settle before deciding what may go.
+                self.declarations.wait_until_quiet(call.deadline)
+                removed = self._not_declared_elsewhere(removed, call.cluster, owner=id_)
+            if call.cancel(removed, wait=new.wait):
                 synced_at = _now()
-            started = Principals()
             if new.is_all_sync and not old.is_all_sync:
-                sync_all(client, cluster, deadline=deadline, wait=new.wait)
+                call.sync_all(wait=new.wait)
                 synced_at = _now()
-            else:
-                started = sync(client, cluster, after, deadline=deadline, wait=new.wait)
-                synced_at = _now() if started else synced_at
-            outputs = _outputs(new, cluster, settings, client, synced_at=synced_at)
-            _verify_or_roll_back(
-                new,
-                outputs=outputs,
-                wanted=after,
-                started=started,
-                client=client,
-                cluster=cluster,
-                deadline=deadline,
-            )
+            elif call.sync(after, wait=new.wait):
+                synced_at = _now()
+            outputs = _outputs(new, call, settings, synced_at=synced_at)
+            self._verify(new, outputs, wanted=after)
         return UpdateResult(outputs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -311,14 +288,14 @@ class Lifecycle:
 
     def _read(self, id_: str, spec: SyncSpec, props: Mapping[str, Any]) -> ReadResult:
         try:
-            with _on_cluster(spec, lock=False) as (settings, cluster, client, _deadline):
-                outputs = _outputs(spec, cluster, settings, client, synced_at=props.get("last_synced_at"))
+            with _on_cluster(spec, lock=False) as (settings, call):
+                outputs = _outputs(spec, call, settings, synced_at=props.get("last_synced_at"))
         except ClusterNotFoundError:
             return ReadResult(id_="", outs={})
         # A declared principal that is gone shows as drift: the stored inputs lose it, the program still
         # declares it, so the next `pulumi up` syncs it again.
         synced = Principals.of(outputs["synced_user_names"], outputs["synced_group_names"])
-        still = Principals.of(spec.user_names, spec.group_names) & synced
+        still = _declared(spec) & synced
         outputs["user_names"] = sorted(still.users)
         outputs["group_names"] = sorted(still.groups)
         inputs = {key: outputs[key] for key in spec.as_inputs()}
@@ -330,17 +307,83 @@ class Lifecycle:
                 inputs[key] = outputs[key]
         return ReadResult(id_=id_, outs=outputs, inputs=inputs)
 
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
+    def delete(self, id_: str, props: dict[str, Any]) -> None:
         spec = _as_spec(props)
-        _reported("cancelling IAM principals", spec, lambda: self._delete(spec))
+        _reported("cancelling IAM principals", spec, lambda: self._delete(id_, spec))
 
-    def _delete(self, spec: SyncSpec) -> None:
-        declared = Principals.of(spec.user_names, spec.group_names)
+    def _delete(self, id_: str, spec: SyncSpec) -> None:
         try:
-            with _on_cluster(spec) as (_settings, cluster, client, deadline):
-                cancel(client, cluster, declared, deadline=deadline, wait=spec.wait)
+            with _on_cluster(spec) as (_settings, call):
+                wanted_gone = self._not_declared_elsewhere(_declared(spec), call.cluster, owner=id_)
+                call.cancel(wanted_gone, wait=spec.wait)
         except ClusterNotFoundError:
-            return  # the cluster is gone, and its synced principals with it
+            pass  # the cluster is gone, and its synced principals with it
+        self.declarations.withdraw(id_)
+
+    # -- the rules shared by the steps -------------------------------------------------------------
+
+    def _not_declared_elsewhere(
+        self, principals: Principals, cluster: ClusterRef, *, owner: str
+    ) -> Principals:
+        """Drop what another live resource of this deployment still declares on the cluster."""
+        kept = principals & self.declarations.declared_by_others(cluster, owner=owner)
+        if kept:
+            _note(
+                f"{kept.describe()} stay synced on cluster {cluster.cluster_id}: another resource of "
+                "this deployment still declares them"
+            )
+        return principals - kept
+
+    def _verify(self, spec: SyncSpec, outputs: Mapping[str, Any], *, wanted: Principals) -> None:
+        """Fail, naming every declared principal that did not arrive (the roll-back follows)."""
+        if not spec.wait:
+            return
+        missing = wanted - Principals.of(outputs["synced_user_names"], outputs["synced_group_names"])
+        if missing:
+            raise ProvisioningError(_missing_message(spec, missing))
+
+    @contextmanager
+    def _rolled_back_on_failure(self, spec: SyncSpec, call: ClusterOperation, owner: str) -> Iterator[None]:
+        """On failure, cancel again what this call brought, within a grace period of its own.
+
+        A failed create or update is never recorded in state: principals it synced would stay on
+        the cluster with no resource owning them. The call's own budget may be what ran out, so the
+        roll-back gets a fresh one (``roll_back_grace``); what it could not finish is named.
+        """
+        try:
+            yield
+        except MrsError as failure:
+            if call.attempted:
+                failure.add_note(self._roll_back(spec, call, owner))
+            raise
+
+    def _roll_back(self, spec: SyncSpec, call: ClusterOperation, owner: str) -> str:
+        grace = roll_back_grace(spec)
+        call.deadline = Deadline(grace)
+        brought = Principals()
+        try:
+            with call.client.within(grace):
+                call.wait_until_idle(ours=True)
+                brought = call.attempted & call.synced_now()
+                brought = self._not_declared_elsewhere(brought, call.cluster, owner=owner)
+                call.cancel(brought, wait=True)
+        except MrsError as exc:
+            left = call.attempted.describe()
+            return (
+                f"Cancelling what this run had synced ({left}) did not finish within the {grace:g} s "
+                f"grace period ({exc}): they may stay synced on cluster {spec.cluster_id} with no "
+                "resource owning them; check with `mrs-iam-sync show` and cancel them, or declare them"
+            )
+        if not brought:
+            return "Nothing this run started had arrived, so the cluster is as it was."
+        return (
+            f"The principals this run did sync ({brought.describe()}) were cancelled again, "
+            "so the cluster is as it was."
+        )
+
+
+def _declared(spec: SyncSpec) -> Principals:
+    return Principals.of(spec.user_names, spec.group_names)
 
 
 LIFECYCLE: Final = Lifecycle()

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypedDict, TypeVar
 
 from mrs_iam_sync.client import MrsClient
-from mrs_iam_sync.errors import MrsError, SyncInProgressError
+from mrs_iam_sync.errors import ClusterBusyError, SyncInProgressError
 from mrs_iam_sync.models import SyncedPrincipals
 
 Work = TypeVar("Work")
@@ -60,10 +60,6 @@ class Deadline:
         return max(0.0, self._ends_at - self._monotonic())
 
 
-class ClusterBusyError(MrsError):
-    """Another operation of this same deployment held the cluster for longer than we may wait."""
-
-
 _locks: dict[ClusterRef, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
@@ -99,6 +95,19 @@ class Principals:
     def synced(cls, listing: SyncedPrincipals) -> Principals:
         return cls.of(listing.user_names, listing.group_names)
 
+    @classmethod
+    def union(cls, sets: Iterable[Principals]) -> Principals:
+        users: set[str] = set()
+        groups: set[str] = set()
+        for each in sets:
+            users |= each.users
+            groups |= each.groups
+        return cls(frozenset(users), frozenset(groups))
+
+    def describe(self) -> str:
+        """For messages: sorted names, users first."""
+        return ", ".join([*sorted(self.users), *sorted(self.groups)])
+
     @property
     def names(self) -> PrincipalNames:
         """The keyword arguments of start_sync and cancel_sync, sorted so requests are reproducible."""
@@ -113,81 +122,79 @@ class Principals:
     def __and__(self, other: Principals) -> Principals:
         return Principals(self.users & other.users, self.groups & other.groups)
 
+    def __or__(self, other: Principals) -> Principals:
+        return Principals(self.users | other.users, self.groups | other.groups)
 
-def _run_task(
-    client: MrsClient,
-    cluster: ClusterRef,
-    deadline: Deadline,
-    *,
-    wait: bool,
-    todo: Callable[[], Work],
-    start: Callable[[Work], object],
-) -> Work:
-    """Start a task once the cluster is idle, for the work still left at that moment; maybe wait for it.
 
-    The work is decided only after the cluster is idle: a task still running from an interrupted
-    run may be doing it already, and sending it again would start a second, redundant task.
-    Returns the work the task was started for (falsy when nothing was left to do).
+class ClusterOperation:
+    """The work of one lifecycle call on one cluster: its client, its one time budget, and its record.
+
+    ``attempted`` collects every principal a sync task was requested for, whether or not the answer
+    arrived: when the call fails, that is what a roll-back may have to take away again, since a
+    failed create or update is never recorded in state and nothing else would own it.
     """
-    while True:
-        client.wait_until_idle(**cluster.address, timeout=deadline.remaining())
-        work = todo()
-        if not work:
-            return work
-        try:
-            start(work)
-            break
-        except SyncInProgressError:  # someone else started a task in between: wait for it too
-            if deadline.remaining() <= 0:
-                raise
-    if wait:
-        client.wait_until_idle(**cluster.address, timeout=deadline.remaining())
-    return work
 
+    def __init__(self, client: MrsClient, cluster: ClusterRef, deadline: Deadline) -> None:
+        self.client = client
+        self.cluster = cluster
+        self.deadline = deadline
+        self.attempted = Principals()
 
-def synced_now(client: MrsClient, cluster: ClusterRef) -> Principals:
-    return Principals.synced(client.list_synced(**cluster.address))
+    def synced_now(self) -> Principals:
+        return Principals.synced(self.client.list_synced(**self.cluster.address))
 
+    def wait_until_idle(self, *, ours: bool) -> None:
+        self.client.wait_until_idle(**self.cluster.address, timeout=self.deadline.remaining(), ours=ours)
 
-def sync(
-    client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
-) -> Principals:
-    """Sync the given principals that are not synced yet; return those a task was started for."""
-    if not principals:
-        return principals  # nothing declared here: not even a look at the cluster
-    return _run_task(
-        client,
-        cluster,
-        deadline,
-        wait=wait,
-        todo=lambda: principals - synced_now(client, cluster),
-        start=lambda missing: client.start_sync(**cluster.address, **missing.names),
-    )
+    def _run_task(
+        self, *, wait: bool, todo: Callable[[], Work], start: Callable[[Work], object]
+    ) -> Work:
+        """Start a task once the cluster is idle, for the work still left at that moment; maybe wait for it.
 
+        The work is decided only after the cluster is idle: a task still running from an interrupted
+        run may be doing it already, and sending it again would start a second, redundant task.
+        Returns the work the task was started for (falsy when nothing was left to do).
+        """
+        while True:
+            self.wait_until_idle(ours=False)
+            work = todo()
+            if not work:
+                return work
+            try:
+                start(work)
+                break
+            except SyncInProgressError:  # someone else started a task in between: wait for it too
+                if self.deadline.remaining() <= 0:
+                    raise
+        if wait:
+            self.wait_until_idle(ours=True)
+        return work
 
-def sync_all(client: MrsClient, cluster: ClusterRef, *, deadline: Deadline, wait: bool) -> None:
-    """Run a full sync: every IAM user with an MRS policy and every group."""
-    _run_task(
-        client,
-        cluster,
-        deadline,
-        wait=wait,
-        todo=lambda: True,
-        start=lambda _: client.start_sync(**cluster.address, is_all_sync=True),
-    )
+    def sync(self, principals: Principals, *, wait: bool) -> Principals:
+        """Sync the given principals that are not synced yet; return those a task was started for."""
+        if not principals:
+            return principals  # nothing declared here: not even a look at the cluster
 
+        def start(missing: Principals) -> None:
+            self.attempted = self.attempted | missing
+            self.client.start_sync(**self.cluster.address, **missing.names)
 
-def cancel(
-    client: MrsClient, cluster: ClusterRef, principals: Principals, *, deadline: Deadline, wait: bool
-) -> Principals:
-    """Cancel the given principals still synced, and no others; return those a task was started for."""
-    if not principals:
-        return principals
-    return _run_task(
-        client,
-        cluster,
-        deadline,
-        wait=wait,
-        todo=lambda: principals & synced_now(client, cluster),
-        start=lambda present: client.cancel_sync(**cluster.address, **present.names),
-    )
+        return self._run_task(wait=wait, todo=lambda: principals - self.synced_now(), start=start)
+
+    def sync_all(self, *, wait: bool) -> None:
+        """Run a full sync: every IAM user with an MRS policy and every group."""
+        self._run_task(
+            wait=wait,
+            todo=lambda: True,
+            start=lambda _: self.client.start_sync(**self.cluster.address, is_all_sync=True),
+        )
+
+    def cancel(self, principals: Principals, *, wait: bool) -> Principals:
+        """Cancel the given principals still synced, and no others; return those a task was started for."""
+        if not principals:
+            return principals
+        return self._run_task(
+            wait=wait,
+            todo=lambda: principals & self.synced_now(),
+            start=lambda present: self.client.cancel_sync(**self.cluster.address, **present.names),
+        )

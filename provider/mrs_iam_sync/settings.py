@@ -26,8 +26,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from mrs_iam_sync.errors import ConfigurationError
@@ -106,7 +106,8 @@ class Settings(BaseModel):
     read_timeout: float = Field(default=60.0, gt=0)
     deadline_seconds: float = Field(default=300.0, gt=0)
     region_endpoints: Mapping[str, str] = Field(default_factory=dict, repr=False)
-    """SDK per-region endpoint overrides seen at resolution time, so ``for_target`` needs no environment."""
+    """SDK per-region endpoint overrides seen at resolution time (as written, checked when used), so
+    ``for_target`` needs no environment."""
     sources: Mapping[str, str] = Field(default_factory=dict, repr=False)
     """Setting name -> where its value came from (a key or variable name, never a value)."""
 
@@ -210,13 +211,17 @@ def _env_level(label: str, table: Mapping[str, str], environ: Mapping[str, str])
 
 
 def _region_endpoint_overrides(environ: Mapping[str, str]) -> dict[str, str]:
-    """Read ``HUAWEICLOUD_SDK_REGION_MRS_<REGION>`` lists, keeping the first URL: the SDK's first choice."""
+    """Collect ``HUAWEICLOUD_SDK_REGION_MRS_<REGION>`` lists, keeping the first URL: the SDK's first choice.
+
+    Kept as written and checked only when their region is used: a malformed variable for a region
+    nobody targets must not break every call.
+    """
     overrides: dict[str, str] = {}
     for name, value in environ.items():
         if name.startswith(_SDK_REGION_ENDPOINT_PREFIX):
             first = next((part.strip() for part in value.split(",") if part.strip()), "")
             if first:
-                overrides[name.removeprefix(_SDK_REGION_ENDPOINT_PREFIX)] = _normalise_endpoint(first, name)
+                overrides[name.removeprefix(_SDK_REGION_ENDPOINT_PREFIX)] = first
     return overrides
 
 
@@ -225,9 +230,10 @@ def _region_env_suffix(region: str) -> str:
 
 
 def _region_endpoint(region: str, overrides: Mapping[str, str]) -> str:
-    override = overrides.get(_region_env_suffix(region))
+    suffix = _region_env_suffix(region)
+    override = overrides.get(suffix)
     if override:
-        return override
+        return normalise_endpoint(override, f"environment variable {_SDK_REGION_ENDPOINT_PREFIX}{suffix}")
     domain = _DOMAIN_EXCEPTIONS.get(region, _DEFAULT_DOMAIN)
     return f"https://mrs.{region}.{domain}"
 
@@ -239,22 +245,60 @@ def _region_endpoint_source(region: str, overrides: Mapping[str, str]) -> str:
     return f"the default for region {region}"
 
 
-def _normalise_endpoint(value: str, where: str) -> str:
-    text = value.strip()
-    if "://" not in text:
-        text = "https://" + text
-    text = text.rstrip("/")
-    try:
-        url = httpx.URL(text)
-    except httpx.InvalidURL as exc:
-        raise ConfigurationError(
-            f"endpoint {value!r} from {where} is not a URL: {exc}", setting="endpoint"
-        ) from None
-    if url.scheme not in {"http", "https"} or not url.host:
-        raise ConfigurationError(
-            f"endpoint {value!r} from {where} must be an http(s) URL with a host", setting="endpoint"
+_SCHEMES: Final = ("https://", "http://")
+_HOST_LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_PATTERN: Final = re.compile(rf"^(?:{_HOST_LABEL}(?:\.{_HOST_LABEL})*|\[[0-9A-Fa-f:.]+\])$")
+_PATH_PATTERN: Final = re.compile(r"^(?:/[A-Za-z0-9._~!$&'()*+,;=:@%-]*)*$")
+ENDPOINT_RULE: Final = (
+    "an endpoint is a scheme (http:// or https://), a host, an optional :port and an optional path, "
+    "with no query, fragment, user name or spaces"
+)
+
+
+def normalise_endpoint(value: str, where: str) -> str:
+    """Check an endpoint against ENDPOINT_RULE, the one rule for every source; return it without a final '/'.
+
+    No scheme is ever guessed: ``mrs.example.com`` could be meant as https or as a plain-http
+    emulator, and a guess shows up much later as a TLS error that does not say why.
+    """
+
+    # A user name in the URL may come with a password: never echo that part.
+    shown = re.sub(r"(?<=://)[^/@]*@", "***@", value)
+
+    def refuse(reason: str) -> ConfigurationError:
+        return ConfigurationError(
+            f"endpoint {shown!r} from {where} {reason}; {ENDPOINT_RULE}", setting="endpoint"
         )
-    return text
+
+    text = value.strip()
+    if any(char.isspace() or ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+        raise refuse("contains a space or a control character")
+    lowered = text.lower()
+    if not lowered.startswith(_SCHEMES):
+        if "://" in text:
+            raise refuse(f"has the scheme {text.split('://', 1)[0]!r}, not http or https")
+        raise refuse(f"has no scheme: write https://{shown.strip()} (or http:// for a local emulator)")
+    parts = urlsplit(text)
+    if "?" in text:
+        raise refuse("has a query string")
+    if "#" in text:
+        raise refuse("has a fragment")
+    if "@" in parts.netloc:
+        raise refuse("has a user name in it")
+    host = parts.netloc
+    port_text = ""
+    if host.startswith("["):
+        end = host.find("]")
+        host, port_text = host[: end + 1], host[end + 1 :].removeprefix(":")
+    elif ":" in host:
+        host, port_text = host.rsplit(":", 1)
+    if not host or not _HOST_PATTERN.match(host):
+        raise refuse(f"has no valid host (got {host!r})")
+    if port_text and not (port_text.isdigit() and 0 < int(port_text) < 65536):
+        raise refuse(f"has an invalid port {port_text!r}")
+    if not _PATH_PATTERN.match(parts.path):
+        raise refuse(f"has an invalid path {parts.path!r}")
+    return f"{parts.scheme.lower()}://{parts.netloc}{parts.path}".rstrip("/")
 
 
 def _check_project_id(value: str, *, where: str) -> None:
@@ -407,7 +451,7 @@ def resolve_settings(
     endpoint_hit = pick("endpoint")
     if endpoint_hit is not None:
         raw = _as_str(endpoint_hit[0], setting="endpoint", where=endpoint_hit[1])
-        fields["endpoint"] = _normalise_endpoint(raw, endpoint_hit[1])
+        fields["endpoint"] = normalise_endpoint(raw, endpoint_hit[1])
         fields["endpoint_explicit"] = True
         sources["endpoint"] = endpoint_hit[1]
     elif region is not None:

@@ -477,6 +477,10 @@ class Emulator:
     def clear_faults(self) -> None:
         self._control("DELETE", "faults")
 
+    def update_settings(self, **changes: Any) -> None:
+        """``PUT /_emulator/settings``: switch one of the emulator's open behaviours at run time."""
+        self._control("PUT", "settings", changes)
+
     def cluster_state(self, cluster_id: str, project_id: str = PROJECT_ID) -> dict[str, Any]:
         state: dict[str, Any] = self._control("GET", f"projects/{project_id}/clusters/{cluster_id}")
         return state

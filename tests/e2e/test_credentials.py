@@ -94,3 +94,25 @@ def test_credentials_from_environment_variables_appear_in_no_output_log_or_state
     for secret in (credentials.access_key, credentials.secret_key):
         assert places_holding(secret, places) == []
         assert files_holding(secret, bare_project.state_dir) == []
+
+
+def test_plain_config_is_stored_in_clear_and_debug_grpc_prints_it_as_the_readme_warns(
+    project: Project, emulator: Emulator, credentials: Credentials, tmp_path: Path
+) -> None:
+    """The README's "Credentials" section tells the truth: plain config lands in state, and
+    ``PULUMI_DEBUG_GRPC`` logs the provider configuration in clear."""
+    grpc_log = tmp_path / "grpc.log"
+    project.env["PULUMI_DEBUG_GRPC"] = str(grpc_log)
+    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"])])
+
+    project.up()
+
+    providers = [
+        resource
+        for resource in project.export()["deployment"]["resources"]
+        if resource["type"] == "pulumi:providers:pulumi-python"
+    ]
+    assert [provider["inputs"]["huaweicloud:secret_key"] for provider in providers] == [
+        credentials.secret_key
+    ]
+    assert credentials.secret_key in grpc_log.read_text(errors="replace")

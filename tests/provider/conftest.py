@@ -7,8 +7,11 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
 
 from mrs_iam_sync import lifecycle as lifecycle_module
+from mrs_iam_sync.emulator import EmulatorHandle, start_emulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -24,11 +27,13 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             monkeypatch.delenv(name)
     lifecycle_module._stack_config.clear()
     lifecycle_module._clients.clear()
+    lifecycle_module.LIFECYCLE.declarations.clear()
     # configure() sets it for the provider process it normally runs in; keep it out of other tests.
     monkeypatch.setattr(sys, "tracebacklimit", getattr(sys, "tracebacklimit", 1000), raising=False)
     yield
     lifecycle_module._stack_config.clear()
     lifecycle_module._clients.clear()
+    lifecycle_module.LIFECYCLE.declarations.clear()
 
 
 @pytest.fixture
@@ -43,3 +48,23 @@ def offline_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HW_PROJECT_ID", PROJECT)
     monkeypatch.setenv("HW_ACCESS_KEY", "UNITTESTAK0000000001")
     monkeypatch.setenv("HW_SECRET_KEY", "unit-test-secret-key")
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorHandle]:
+    with start_emulator(sync_seconds=0.05) as handle:
+        yield handle
+
+
+@pytest.fixture
+def configured(provider: ClusterIamSyncProvider, emulator: EmulatorHandle) -> ClusterIamSyncProvider:
+    """The provider configured from stack config, exactly as `pulumi up` hands it over."""
+    raw = {
+        "huaweicloud:region": "cn-north-4",
+        "huaweicloud:project_id": PROJECT,
+        "huaweicloud:endpoints": f'{{"mrs": "{emulator.url}"}}',
+        "huaweicloud:access_key": "EMULATORDEMOAK000001",
+        "huaweicloud:secret_key": "emulator-demo-secret-key--not-a-real-secret",
+    }
+    provider.configure(ConfigureRequest(config=Config(raw_config=raw, project_name="mrs-iam-sync")))
+    return provider

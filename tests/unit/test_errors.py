@@ -58,6 +58,47 @@ def test_unmatched_json_falls_back_to_status_and_raw_text():
     assert error.message == '{"detail":"no pair here"}'
 
 
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405, 501])
+def test_an_answer_without_an_error_code_is_not_the_mrs_api_and_names_the_endpoint(status):
+    error = error_from_response(_response(status, text="<html><h1>Not Found</h1></html>"))
+    expected = ServerError if status >= 500 else UnexpectedResponseError
+    assert type(error) is expected
+    assert "POST https://mrs.cn-north-4.myhuaweicloud.com/v2/p1/clusters/c1/iam-sync-user" in str(error)
+    assert "<h1>Not Found</h1>" in str(error)
+    assert not isinstance(error, ClusterNotFoundError)
+
+
+@pytest.mark.parametrize("code", ["12000003", "0023"])
+@pytest.mark.parametrize("status", [400, 404])
+def test_only_the_mrs_codes_for_an_unknown_cluster_mean_it_is_gone(status, code):
+    error = error_from_response(_response(status, {"error_code": code, "error_msg": "no such cluster"}))
+    assert type(error) is ClusterNotFoundError
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"error_code": "APIGW.0101", "error_msg": "The API does not exist"}, BadRequestError),
+        ({"error_code": "MRS.0404", "error_msg": "not found"}, BadRequestError),
+        ({"detail": "Not Found"}, UnexpectedResponseError),
+    ],
+)
+def test_a_404_that_is_not_an_unknown_cluster_code_never_says_the_cluster_is_gone(body, expected):
+    assert type(error_from_response(_response(404, body))) is expected
+
+
+def test_a_refused_token_gets_a_token_hint_not_an_aksk_one():
+    request = httpx.Request("GET", URL, headers={"X-Auth-Token": "t"})
+    body = {
+        "error_code": "APIGW.0301",
+        "error_msg": "Incorrect IAM authentication information: decrypt token fail",
+    }
+    error = error_from_response(httpx.Response(401, json=body, request=request))
+    assert isinstance(error, AuthenticationError)
+    assert "The IAM token (auth_token) was not accepted" in str(error)
+    assert "access key" not in str(error)
+
+
 def test_non_json_body_is_kept_truncated_on_one_line():
     html = "<html>\n<body>" + "x" * 1000 + "</body></html>"
     error = error_from_response(_response(502, text=html))
@@ -105,7 +146,7 @@ def test_header_request_id_wins_over_the_body():
         (429, "429", ThrottledError),
         (400, "12000003", ClusterNotFoundError),
         (404, "12000003", ClusterNotFoundError),
-        (404, "MRS.0404", ClusterNotFoundError),
+        (404, "MRS.0404", BadRequestError),
         (404, "APIGW.0101", BadRequestError),
         (409, "MRS.0409", SyncInProgressError),
         (400, "12000002", BadRequestError),
@@ -127,7 +168,7 @@ def test_str_is_a_one_line_summary_with_code_and_request_id():
         400, {"error_code": "12000002", "error_msg": "The parameter is invalid."}, **{"X-Request-Id": "abc"}
     )
     assert str(error_from_response(response)) == (
-        "POST /v2/p1/clusters/c1/iam-sync-user: bad request: 12000002 The parameter is invalid. "
+        "POST https://mrs.cn-north-4.myhuaweicloud.com/v2/p1/clusters/c1/iam-sync-user: bad request: 12000002 The parameter is invalid. "
         "(HTTP 400, request id abc)"
     )
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mrs_iam_sync.errors import ConfigurationError
@@ -200,7 +202,6 @@ def test_default_endpoint_per_region(region, endpoint):
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("mrs.example.com", "https://mrs.example.com"),
         ("https://mrs.example.com/", "https://mrs.example.com"),
         ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
         ("http://127.0.0.1:8080/prefix/", "http://127.0.0.1:8080/prefix"),
@@ -225,7 +226,7 @@ def test_endpoints_without_mrs_entry_fall_back_to_the_region():
 def test_explicit_endpoint_beats_stack_endpoints():
     stack = {"huaweicloud:endpoints": '{"mrs": "https://stack.example.com"}'}
     settings = resolve_settings(
-        explicit={"endpoint": "explicit.example.com"}, stack_config=stack, environ=BASE_ENV
+        explicit={"endpoint": "https://explicit.example.com"}, stack_config=stack, environ=BASE_ENV
     )
     assert settings.endpoint == "https://explicit.example.com"
 
@@ -233,7 +234,7 @@ def test_explicit_endpoint_beats_stack_endpoints():
 def test_sdk_region_override_takes_the_first_of_a_list():
     env = {
         **BASE_ENV,
-        "HUAWEICLOUD_SDK_REGION_MRS_CN_NORTH_4": " mrs-a.example.com/ ,https://mrs-b.example.com",
+        "HUAWEICLOUD_SDK_REGION_MRS_CN_NORTH_4": " https://mrs-a.example.com/ ,https://mrs-b.example.com",
     }
     settings = resolve_settings(environ=env)
     assert settings.endpoint == "https://mrs-a.example.com"
@@ -416,7 +417,7 @@ def test_incoherent_credentials(explicit, stack, environ, setting, fragment):
             {"endpoint": "ftp://x"},
             {},
             {},
-            "endpoint 'ftp://x' from explicit argument endpoint must be an http(s) URL",
+            "endpoint 'ftp://x' from explicit argument endpoint has the scheme 'ftp', not http or https",
         ),
         (
             {"region": "cn_north_4"},
@@ -462,3 +463,50 @@ def test_settings_are_frozen():
     with pytest.raises(ValueError, match="frozen"):
         settings.region = "x"  # type: ignore[misc]
     assert isinstance(settings, Settings)
+
+
+# -- one endpoint rule, checked wherever the endpoint comes from ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "reason"),
+    [
+        ("mrs.example.com", "has no scheme: write https://mrs.example.com (or http:// for a local emulator)"),
+        ("https://mrs.example.com/?x=1", "has a query string"),
+        ("https://mrs.example.com/#top", "has a fragment"),
+        ("https://my host.example.com", "contains a space or a control character"),
+        ("https://mrs.example.com:70000", "has an invalid port '70000'"),
+        ("https://", "has no valid host"),
+        ("https://bad_host!", "has no valid host"),
+    ],
+)
+def test_a_malformed_endpoint_is_refused_naming_the_rule(endpoint, reason):
+    stack = {"huaweicloud:endpoints": json.dumps({"mrs": endpoint})}
+    with pytest.raises(ConfigurationError) as raised:
+        resolve_settings(stack_config=stack, environ=BASE_ENV)
+    message = str(raised.value)
+    assert f"from stack config huaweicloud:endpoints (mrs entry) {reason}" in message
+    assert "a scheme (http:// or https://), a host, an optional :port and an optional path" in message
+    assert raised.value.setting == "endpoint"
+
+
+def test_a_password_in_an_endpoint_is_never_echoed():
+    with pytest.raises(ConfigurationError) as raised:
+        resolve_settings(explicit={"endpoint": "https://user:hunter2@mrs.example.com"}, environ=BASE_ENV)
+    assert "hunter2" not in str(raised.value)
+    assert "has a user name in it" in str(raised.value)
+
+
+def test_the_sdk_region_variable_obeys_the_same_rule():
+    env = {**BASE_ENV, "HUAWEICLOUD_SDK_REGION_MRS_CN_NORTH_4": "mrs-a.example.com"}
+    with pytest.raises(ConfigurationError, match="HUAWEICLOUD_SDK_REGION_MRS_CN_NORTH_4 has no scheme"):
+        resolve_settings(environ=env)
+
+
+def test_a_malformed_variable_for_another_region_breaks_nothing():
+    env = {**BASE_ENV, "HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3": "not a url at all?"}
+    assert resolve_settings(environ=env).endpoint == "https://mrs.cn-north-4.myhuaweicloud.com"
+    pinned = resolve_settings(explicit={"endpoint": "http://127.0.0.1:9"}, environ=env)
+    assert pinned.endpoint == "http://127.0.0.1:9"
+    with pytest.raises(ConfigurationError, match="HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3"):
+        resolve_settings(environ=env).for_target(region="ap-southeast-3")
