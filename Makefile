@@ -75,7 +75,7 @@ test: lint $(PULUMI_BIN_FILE)
 lint: $(STAMP)
 	bash toolchain/check-tracked.sh
 	$(VENV)/bin/ruff check provider tests bench toolchain __main__.py
-	$(VENV)/bin/mypy provider/mrs_iam_sync
+	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator
 
 bench: $(STAMP) $(PULUMI_BIN_FILE)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,emulator,policy,bench]'

@@ -1,6 +1,6 @@
 """What every benchmark case shares: the emulator process, the bench world, the result rows.
 
-The emulator runs as a separate process (``python -m mrs_iam_sync.emulator``), not in a thread of the
+The emulator runs as a separate process (``python -m mrs_emulator``), not in a thread of the
 benchmark: a thread would share the GIL with the code being timed, so the client's and the server's
 Python would slow each other down in a way no real deployment sees.
 """
@@ -57,19 +57,11 @@ def provider_env(endpoint: str) -> dict[str, str]:
 
 
 class Emulator:
-    """One emulator process on a free port, driven through its control API (``/_emulator/``).
+    """One stock ``mrs-emulator`` process on a free port (it keeps connections alive), driven through
+    its control API (``/_emulator/``)."""
 
-    ``keep_alive=False`` is the stock ``mrs-emulator`` (werkzeug closes every connection after one
-    request); ``keep_alive=True`` serves the same app from ``bench/keepalive_emulator.py``, which lets
-    clients reuse connections.
-    """
-
-    def __init__(self, *, sync_seconds: float = 0.0, keep_alive: bool = False) -> None:
-        self.keep_alive = keep_alive
-        if keep_alive:
-            program = [str(BENCH_DIR / "keepalive_emulator.py")]
-        else:
-            program = ["-m", "mrs_iam_sync.emulator", "--port", "0"]
+    def __init__(self, *, sync_seconds: float = 0.0) -> None:
+        program = ["-m", "mrs_emulator", "--port", "0"]
         # stderr goes to a file, not a pipe: nobody reads it while the bench runs, and a full pipe blocks.
         self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the process
         self._process = subprocess.Popen(

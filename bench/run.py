@@ -102,13 +102,12 @@ def main() -> int:
     load_before = os.getloadavg()
     print("mrs-iam-sync benchmarks: starting emulators", file=sys.stderr)
     stock = Emulator()
-    keepalive = Emulator(keep_alive=True)
     rows: dict[str, list[Row]] = {}
     details: dict[str, Any] = {}
     try:
         steps: list[tuple[str, str, Callable[[], tuple[list[Row], Any]]]] = [
             ("2", "signing", case_signing.run),
-            ("1", "client overhead", lambda: case_client.run(keepalive, stock)),
+            ("1", "client overhead", lambda: case_client.run(stock, stock)),
             ("6", "waiting", lambda: case_waiting.run(stock)),
             ("3", "engine overhead", lambda: case_engine.run(stock, bin_dir)),
             ("3b", "engine, slow tasks", lambda: case_engine.run_parallel(stock, bin_dir)),
@@ -121,7 +120,6 @@ def main() -> int:
             rows[key], details[key] = step()
             print(f"case {key}: {time.monotonic() - case_started:.0f} s", file=sys.stderr, flush=True)
     finally:
-        keepalive.stop()
         stock.stop()
     elapsed = time.monotonic() - started
     load_after = os.getloadavg()

@@ -2,7 +2,7 @@
 
 Every test gets its own world, so tests can run in parallel (pytest-xdist):
 
-* an :class:`Emulator`: ``python -m mrs_iam_sync.emulator`` as a separate process on its own
+* an :class:`Emulator`: ``python -m mrs_emulator`` as a separate process on its own
   port, started from a seed this file writes (:func:`seed_document`), with an AK/SK pair unique
   to the test so that a leak of it can be searched for;
 * a :class:`Project`: a copy of the repository's ``Pulumi.yaml`` and ``__main__.py`` in a
@@ -221,7 +221,8 @@ def processes_under(directory: Path) -> list[int]:
 class Project:
     """A Pulumi project directory with one stack, its own backend and home, driven through the CLI."""
 
-    def __init__(self, root: Path, bin_dir: Path) -> None:
+    def __init__(self, root: Path, bin_dir: Path, *, venv: Path = REPO / ".venv") -> None:
+        """``venv`` is the stack's virtualenv (``.venv`` in Pulumi.yaml): the repository's by default."""
         self.root = root
         self.dir = root / "project"
         self.state_dir = root / "state"
@@ -230,7 +231,7 @@ class Project:
             directory.mkdir(parents=True)
         shutil.copy(REPO / "Pulumi.yaml", self.dir / "Pulumi.yaml")
         shutil.copy(REPO / "__main__.py", self.dir / "__main__.py")
-        (self.dir / ".venv").symlink_to(REPO / ".venv")
+        (self.dir / ".venv").symlink_to(venv)
         self.env = _clean_environment(bin_dir)
         self.env.update(
             PULUMI_BACKEND_URL=f"file://{self.state_dir}",
@@ -389,7 +390,7 @@ class Emulator:
                 [
                     str(VENV_PYTHON),
                     "-m",
-                    "mrs_iam_sync.emulator",
+                    "mrs_emulator",
                     "--host",
                     "127.0.0.1",
                     "--port",
@@ -471,7 +472,7 @@ class Emulator:
         ]
 
     def add_fault(self, **spec: Any) -> None:
-        """``POST /_emulator/faults``; see ``mrs_iam_sync.emulator.faults.FaultSpec`` for the fields."""
+        """``POST /_emulator/faults``; see ``mrs_emulator.faults.FaultSpec`` for the fields."""
         self._control("POST", "faults", spec)
 
     def clear_faults(self) -> None:

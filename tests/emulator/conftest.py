@@ -4,7 +4,7 @@
 over two modes:
 
 * ``in-process``: the WSGI app behind ``httpx.WSGITransport``; no socket;
-* ``socket``: ``start_emulator(port=0)``, werkzeug's threaded server.
+* ``socket``: ``start_emulator()`` on a free port, the emulator's keep-alive HTTP/1.1 server.
 
 Tests talk to either through :class:`~.helpers.Emulator`: signed API calls
 (:meth:`Emulator.api`), the control API (:meth:`Emulator.control`), and the
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mrs_iam_sync.emulator import create_app, start_emulator
+from mrs_emulator import create_app, start_emulator
 
 from .helpers import IN_PROCESS_BASE, MODES, Api, Emulator
 

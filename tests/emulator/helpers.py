@@ -15,9 +15,9 @@ import httpx
 import yaml
 from pydantic import SecretStr
 
+from mrs_emulator import EmulatorApp
+from mrs_emulator.server import EmulatorHandle
 from mrs_iam_sync import signing
-from mrs_iam_sync.emulator import EmulatorApp
-from mrs_iam_sync.emulator.server import EmulatorHandle
 from mrs_iam_sync.signing import AkSkAuth, TokenAuth
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -62,7 +62,7 @@ def token_auth(token: str = AUTH_TOKEN) -> TokenAuth:
 
 def demo_seed(**changes: Any) -> dict[str, Any]:
     """The demo seed as a mapping, with top-level ``changes`` (tests build variants from it)."""
-    text = resources.files("mrs_iam_sync.emulator").joinpath("demo-seed.yaml").read_text()
+    text = resources.files("mrs_emulator").joinpath("demo-seed.yaml").read_text()
     seed: dict[str, Any] = yaml.safe_load(text)
     seed.update(changes)
     return seed

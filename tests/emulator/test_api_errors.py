@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 
-from mrs_iam_sync.emulator.app import MAX_BODY_BYTES
+from mrs_emulator.app import MAX_BODY_BYTES
 
 from .helpers import ANALYTICS, JSON_UTF8, PROJECT, assert_error, cluster_path, demo_auth
 
@@ -148,7 +148,7 @@ def test_an_unexpected_failure_is_a_500_without_traceback(emulator, api, monkeyp
 
     monkeypatch.setattr(emulator.backend, "synced_principals", explode)
 
-    with caplog.at_level(logging.ERROR, logger="mrs_iam_sync.emulator"):
+    with caplog.at_level(logging.ERROR, logger="mrs_emulator"):
         response = api.show()
 
     request_id = response.headers["X-Request-Id"]

@@ -274,3 +274,15 @@ def test_a_deleted_cluster_vanishes_from_the_api(emulator, api):
     emulator.ok("DELETE", f"projects/{PROJECT}/clusters/{ANALYTICS}")
 
     assert_error(api.show(), 400, "12000003")
+
+
+def test_a_cluster_keeps_its_last_twenty_completed_tasks(emulator, api):
+    for _ in range(12):
+        assert api.sync({"user_names": ["alice"]}).status_code == 202
+        assert api.cancel({"user_names": ["alice"]}).status_code == 202
+    api.status()  # completes the last task
+
+    tasks = emulator.cluster()["tasks"]
+
+    assert len(tasks) == 20 and {task["state"] for task in tasks} == {"completed"}
+    assert [task["kind"] for task in tasks[-2:]] == ["sync", "cancel"]

@@ -10,10 +10,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from mrs_emulator.auth import Authenticator, Identity, ReceivedRequest
+from mrs_emulator.clock import Clock
+from mrs_emulator.seed import load_seed
 from mrs_iam_sync import signing
-from mrs_iam_sync.emulator.auth import Authenticator, Identity, ReceivedRequest
-from mrs_iam_sync.emulator.clock import Clock
-from mrs_iam_sync.emulator.seed import load_seed
 from mrs_iam_sync.signing import AkSkAuth
 
 from .helpers import (

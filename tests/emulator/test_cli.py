@@ -15,6 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from mrs_emulator.__main__ import build_parser
+from mrs_emulator.options import LIVE_SETTINGS, EmulatorOptions
+
 from .helpers import PROJECT, SECRETS, Api, demo_auth, demo_seed
 
 LINE = re.compile(r"mrs-emulator listening on (http://127\.0\.0\.1:(\d+))\n")
@@ -25,7 +28,7 @@ class Process:
     """One emulator process, stopped for sure at the end of the test."""
 
     def __init__(self, *args: str, command: list[str] | None = None) -> None:
-        base = command or [sys.executable, "-m", "mrs_iam_sync.emulator"]
+        base = command or [sys.executable, "-m", "mrs_emulator"]
         self.popen = subprocess.Popen(
             [*base, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
@@ -181,7 +184,7 @@ def test_a_dropped_connection_leaves_no_trace_on_stderr(processes):
 
 def test_help_lists_every_flag():
     result = subprocess.run(
-        [sys.executable, "-m", "mrs_iam_sync.emulator", "--help"],
+        [sys.executable, "-m", "mrs_emulator", "--help"],
         check=True,
         capture_output=True,
         text=True,
@@ -204,3 +207,23 @@ def test_help_lists_every_flag():
         "--verbose",
     ):
         assert flag in result.stdout
+
+
+def test_the_flags_take_their_defaults_from_the_options_declaration():
+    values = vars(build_parser().parse_args([]))
+    values.pop("verbose")
+
+    assert EmulatorOptions.model_validate(values) == EmulatorOptions(port=8470)
+
+
+def test_flags_reach_the_options_with_their_types():
+    values = vars(build_parser().parse_args(["--missing-cluster-status", "404", "--max-clock-skew", "60"]))
+
+    assert (values["missing_cluster_status"], values["max_clock_skew_seconds"]) == (404, 60.0)
+
+
+def test_every_behaviour_switch_has_a_flag_and_is_a_setting():
+    flags = {action.dest for action in build_parser()._actions}
+
+    assert set(LIVE_SETTINGS) <= flags
+    assert set(LIVE_SETTINGS) == set(EmulatorOptions().live_settings())

@@ -139,6 +139,8 @@ def test_settings_can_be_read_and_changed_at_run_time(make_emulator):
         ({"sync_seconds": -1}, "sync_seconds: Input should be greater than or equal to 0"),
         ({"missing_cluster_status": 500}, "missing_cluster_status: Input should be 400 or 404"),
         ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({"port": 1}, "port: is fixed when the emulator starts; it cannot change at run time"),
+        ({"seed": None}, "seed: is fixed when the emulator starts; it cannot change at run time"),
         ([1], "the body must be a JSON object"),
     ],
 )

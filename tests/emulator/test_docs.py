@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mrs_iam_sync.emulator.__main__ import build_parser
-from mrs_iam_sync.emulator.options import EmulatorOptions
-from mrs_iam_sync.emulator.routes import API_ROUTES, CONTROL_ROUTES
+from mrs_emulator import wsgi_server
+from mrs_emulator.__main__ import build_parser
+from mrs_emulator.options import EmulatorOptions
+from mrs_emulator.routes import API_ROUTES, CONTROL_ROUTES
 
 DOC = (Path(__file__).parents[2] / "docs" / "emulator.md").read_text(encoding="utf-8")
 
@@ -47,5 +48,41 @@ def test_every_cli_flag_is_documented(flag):
 
 
 @pytest.mark.parametrize("option", sorted(EmulatorOptions.model_fields))
-def test_every_behaviour_switch_is_documented(option):
+def test_every_option_is_documented(option):
     assert f"`{option}`" in DOC
+
+
+def _flag_rows() -> dict[str, str]:
+    """``--flag`` -> the Default cell of its row in the command-line table."""
+    rows = {}
+    for match in re.finditer(r"^\| `(--[\w-]+)[^|]*\| ([^|]+) \|", DOC, re.MULTILINE):
+        rows.setdefault(match.group(1), match.group(2).strip().strip("`"))
+    return rows
+
+
+@pytest.mark.parametrize(
+    "action",
+    [a for a in build_parser()._actions if a.option_strings and a.dest not in {"help", "verbose"}],
+    ids=lambda action: action.option_strings[0],
+)
+def test_the_documented_default_of_every_flag_is_the_real_one(action):
+    documented = _flag_rows()[action.option_strings[0]]
+
+    if action.default is None:
+        assert not documented[0].isdigit(), documented  # described in words ("none", "the demo seed")
+    elif isinstance(action.default, int | float):
+        assert float(documented) == action.default
+    else:
+        assert documented == action.default
+
+
+def test_the_connection_limits_in_the_doc_are_the_servers():
+    section = DOC.split("## Connections", 1)[1].split("\n## ", 1)[0]
+
+    for stated in (
+        f"after {wsgi_server.IDLE_SECONDS:g} s without a request",
+        f"at most {wsgi_server.DRAIN_BYTES // 1024} KiB",
+        f"arrives within {wsgi_server.DRAIN_SECONDS:g} s",
+        f"for up to {wsgi_server.LINGER_SECONDS:g} s",
+    ):
+        assert stated in " ".join(section.split())

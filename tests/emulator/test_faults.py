@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import random
 import time
+from typing import get_args
 
 import httpx
 import pytest
 
-from mrs_iam_sync.emulator import ConnectionDropped, create_app
-from mrs_iam_sync.emulator.faults import FaultSpec
+from mrs_emulator import ConnectionDropped, create_app
+from mrs_emulator.faults import EFFECTS, Answer, Delay, Drop, Fault, FaultKind, FaultSpec
 
 from .helpers import IN_PROCESS_BASE, assert_error, cluster_path, demo_auth
 
@@ -178,6 +179,8 @@ def test_drop_after_applies_the_operation_then_drops_the_answer(socket_emulator,
     assert api.show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
     assert api.sync({"user_names": ["bob"]}).status_code == 202
     assert capfd.readouterr().err == ""
+    dropped = emulator.log()[-3]
+    assert (dropped["method"], dropped["status"]) == ("POST", None)
 
 
 def test_the_server_keeps_serving_after_many_drops(socket_emulator):
@@ -200,3 +203,26 @@ def test_drop_in_process_raises_connection_dropped():
 
     with pytest.raises(ConnectionDropped):
         client.get(cluster_path(suffix="iam-sync"))
+
+
+# -- the table of effects ---------------------------------------------------------------------------
+
+
+def test_the_effect_table_has_an_entry_for_every_fault_kind():
+    assert sorted(EFFECTS) == sorted(get_args(FaultKind))
+
+
+@pytest.mark.parametrize(
+    ("spec", "effect"),
+    [
+        ({"kind": "latency", "latency_seconds": 0.5}, Delay),
+        ({"kind": "throttle"}, Answer),
+        ({"kind": "server_error", "status": 503}, Answer),
+        ({"kind": "drop"}, Drop),
+    ],
+    ids=lambda value: value["kind"] if isinstance(value, dict) else value.__name__,
+)
+def test_each_kind_has_its_own_effect(spec, effect):
+    fault = Fault(id="fault-1", spec=FaultSpec(**spec), remaining=None, rng=random.Random(0))
+
+    assert type(EFFECTS[fault.spec.kind](fault)) is effect

@@ -9,8 +9,9 @@ import os
 import httpx
 import pytest
 
-from mrs_iam_sync.emulator import create_app
-from mrs_iam_sync.emulator.persistence import StateFileError
+from mrs_emulator import create_app
+from mrs_emulator.clusters import Cluster
+from mrs_emulator.persistence import StateFileError, StateStore
 
 from .helpers import (
     ANALYTICS,
@@ -165,3 +166,48 @@ def test_projects_no_longer_in_the_seed_are_dropped_with_a_warning(tmp_path, cap
 
     assert [project["id"] for project in backend.dump()] == [PROJECT]
     assert OTHER_PROJECT in caplog.text
+
+
+def test_the_state_file_holds_the_backends_own_clusters(tmp_path):
+    state = tmp_path / "state.json"
+    app = create_app(state_file=state, sync_seconds=30)
+    _api(app).sync({"user_names": ["bob"]})
+
+    document = StateStore(state).load()
+
+    assert document is not None
+    [project] = [p for p in document.projects if p.id == PROJECT]
+    [cluster] = [c for c in project.clusters if c.id == ANALYTICS]
+    assert isinstance(cluster, Cluster)
+    now = app.context.clock.now()
+    assert cluster.to_json(PROJECT, now) == app.context.backend.cluster_json(PROJECT, ANALYTICS)
+
+
+def test_a_state_file_of_format_1_as_written_before_still_loads(tmp_path):
+    state = tmp_path / "state.json"
+    task = {"users": ["alice"], "groups": ["data-engineers"], "accepted_at": 1.0, "starts_at": 1.0}
+    cluster = {
+        "id": ANALYTICS,
+        "name": "analytics",
+        "synced_users": ["alice"],
+        "synced_groups": ["data-engineers"],
+        "is_synchronous": True,
+        "tasks": [
+            {**task, "id": "t1", "kind": "sync", "finishes_at": 2.0, "completed_at": 2.0},
+            {**task, "id": "t2", "kind": "cancel", "finishes_at": 4e9, "completed_at": None},
+        ],
+    }
+    document = {
+        "format": "mrs-emulator-state/1",
+        "saved_at": "x",
+        "projects": [{"id": PROJECT, "clusters": [cluster]}],
+    }
+    state.write_text(json.dumps(document))
+
+    app = create_app(state_file=state)
+    api = _api(app)
+
+    assert api.show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
+    assert api.status().json() == {"is_synchronizing": True}
+    tasks = app.context.backend.cluster_json(PROJECT, ANALYTICS)["tasks"]
+    assert [(task["id"], task["state"]) for task in tasks] == [("t1", "completed"), ("t2", "running")]

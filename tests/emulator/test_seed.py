@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from mrs_iam_sync.emulator import SeedError, create_app, start_emulator
-from mrs_iam_sync.emulator.seed import load_seed
+from mrs_emulator import SeedError, create_app, start_emulator
+from mrs_emulator.seed import load_seed
 
 from .helpers import (
     ANALYTICS,
@@ -66,7 +66,7 @@ def test_the_demo_seed_has_exactly_the_values_the_dev_stack_uses():
 
 
 def test_the_demo_seed_says_its_values_are_public():
-    text = resources.files("mrs_iam_sync.emulator").joinpath("demo-seed.yaml").read_text()
+    text = resources.files("mrs_emulator").joinpath("demo-seed.yaml").read_text()
 
     assert "PUBLIC, NON-SECRET DEMO VALUE" in text
 

@@ -10,8 +10,8 @@ import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
+from mrs_emulator import EmulatorHandle, start_emulator
 from mrs_iam_sync import lifecycle as lifecycle_module
-from mrs_iam_sync.emulator import EmulatorHandle, start_emulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mrs_iam_sync.emulator import EmulatorHandle
+from mrs_emulator import EmulatorHandle
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT

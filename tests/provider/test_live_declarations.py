@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from mrs_iam_sync.emulator import EmulatorHandle
+from mrs_emulator import EmulatorHandle
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT

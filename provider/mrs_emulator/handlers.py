@@ -17,20 +17,20 @@ from typing import Any
 
 from werkzeug.wrappers import Response
 
-from mrs_iam_sync.emulator.backend import (
+from mrs_emulator.backend import (
     BackendError,
     ClusterNotFound,
     EmulatorBackend,
     TaskAlreadyRunning,
     UnknownNames,
 )
-from mrs_iam_sync.emulator.errors import (
+from mrs_emulator.errors import (
     cluster_not_found,
     internal_error,
     invalid_parameter,
     sync_in_progress,
 )
-from mrs_iam_sync.emulator.payloads import parse_cancel_request, parse_sync_request
+from mrs_emulator.payloads import parse_cancel_request, parse_sync_request
 from mrs_iam_sync.rules import CLUSTER_ID_PATTERN, CLUSTER_ID_RULE, PROJECT_ID_PATTERN, PROJECT_ID_RULE
 
 DISPATCHED = {"state": "synchronizing"}

@@ -1,9 +1,10 @@
 """The ``--state`` file: cluster state that survives a restart, written so a crash never tears it.
 
 Only what the emulated API and the control API can change is stored: each
-cluster's synchronised users and groups, its ``is_synchronous`` flag, and its
-tasks.  The IAM directory and the credentials always come from the seed, so
-editing the seed and restarting keeps the clusters' state.
+cluster (:class:`~.clusters.Cluster`, the backend's own object) with its
+synchronised users and groups, its ``is_synchronous`` flag, and its tasks.
+The IAM directory and the credentials always come from the seed, so editing
+the seed and restarting keeps the clusters' state.
 
 Running tasks are persisted as they are, with their absolute finish time on
 the emulator clock; after a restart they complete when that time has passed,
@@ -23,46 +24,27 @@ import tempfile
 from pathlib import Path
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mrs_iam_sync.emulator.validation import first_error
+from mrs_emulator.clusters import Cluster
+from mrs_emulator.validation import first_error
 
 STATE_FORMAT: Final = "mrs-emulator-state/1"
 
 
-class _StateModel(BaseModel):
+class ProjectState(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class TaskRecord(_StateModel):
     id: str
-    kind: Literal["sync", "cancel"]
-    users: list[str]
-    groups: list[str]
-    accepted_at: float
-    starts_at: float
-    finishes_at: float
-    completed_at: float | None = None
+    clusters: list[Cluster]
 
 
-class ClusterRecord(_StateModel):
-    id: str
-    name: str
-    synced_users: list[str]
-    synced_groups: list[str]
-    is_synchronous: bool
-    tasks: list[TaskRecord] = Field(default_factory=list)
+class StateDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ProjectRecord(_StateModel):
-    id: str
-    clusters: list[ClusterRecord]
-
-
-class StateDocument(_StateModel):
     format: Literal["mrs-emulator-state/1"] = STATE_FORMAT
     saved_at: str
-    projects: list[ProjectRecord]
+    projects: list[ProjectState]
 
 
 class StateFileError(ValueError):

@@ -29,30 +29,18 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from dataclasses import dataclass
+from typing import Any
 
-from mrs_iam_sync.emulator.clock import Clock, iso_utc
-from mrs_iam_sync.emulator.options import EmulatorOptions
-from mrs_iam_sync.emulator.payloads import CancelRequest, SyncRequest
-from mrs_iam_sync.emulator.persistence import (
-    ClusterRecord,
-    ProjectRecord,
-    StateDocument,
-    StateStore,
-    TaskRecord,
-)
-from mrs_iam_sync.emulator.seed import ProjectSeed, Seed
+from mrs_emulator.clock import Clock, iso_utc
+from mrs_emulator.clusters import Cluster, SyncTask, TaskKind
+from mrs_emulator.options import EmulatorOptions
+from mrs_emulator.payloads import CancelRequest, SyncRequest
+from mrs_emulator.persistence import ProjectState, StateDocument, StateStore
+from mrs_emulator.seed import ProjectSeed, Seed
 
 _log = logging.getLogger(__name__)
-
-TASK_HISTORY: Final = 20
-"""Completed tasks kept per cluster for the control API; enough to inspect a test's steps."""
-
-TaskKind = Literal["sync", "cancel"]
-TaskState = Literal["queued", "running", "completed"]
 
 
 class BackendError(Exception):
@@ -88,125 +76,6 @@ class IamUser:
 class IamDirectory:
     users: Mapping[str, IamUser]
     groups: frozenset[str]
-
-
-@dataclass
-class SyncTask:
-    id: str
-    kind: TaskKind
-    users: frozenset[str]
-    groups: frozenset[str]
-    accepted_at: float
-    starts_at: float
-    finishes_at: float
-    completed_at: float | None = None
-
-    def state(self, now: float) -> TaskState:
-        if self.completed_at is not None:
-            return "completed"
-        return "running" if now >= self.starts_at else "queued"
-
-    def to_json(self, now: float) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "users": sorted(self.users),
-            "groups": sorted(self.groups),
-            "state": self.state(now),
-            "accepted_at": iso_utc(self.accepted_at),
-            "starts_at": iso_utc(self.starts_at),
-            "finishes_at": iso_utc(self.finishes_at),
-            "completed_at": None if self.completed_at is None else iso_utc(self.completed_at),
-        }
-
-    def to_record(self) -> TaskRecord:
-        return TaskRecord(
-            id=self.id,
-            kind=self.kind,
-            users=sorted(self.users),
-            groups=sorted(self.groups),
-            accepted_at=self.accepted_at,
-            starts_at=self.starts_at,
-            finishes_at=self.finishes_at,
-            completed_at=self.completed_at,
-        )
-
-    @classmethod
-    def from_record(cls, record: TaskRecord) -> SyncTask:
-        return cls(
-            id=record.id,
-            kind=record.kind,
-            users=frozenset(record.users),
-            groups=frozenset(record.groups),
-            accepted_at=record.accepted_at,
-            starts_at=record.starts_at,
-            finishes_at=record.finishes_at,
-            completed_at=record.completed_at,
-        )
-
-
-@dataclass
-class Cluster:
-    id: str
-    name: str
-    synced_users: set[str] = field(default_factory=set)
-    synced_groups: set[str] = field(default_factory=set)
-    is_synchronous: bool = False
-    pending: deque[SyncTask] = field(default_factory=deque)
-    history: deque[SyncTask] = field(default_factory=lambda: deque(maxlen=TASK_HISTORY))
-
-    def settle(self, now: float) -> bool:
-        """Apply every task whose finish time has passed; True if anything changed."""
-        changed = False
-        while self.pending and self.pending[0].finishes_at <= now:
-            task = self.pending.popleft()
-            if task.kind == "sync":
-                self.synced_users |= task.users
-                self.synced_groups |= task.groups
-            else:
-                self.synced_users -= task.users
-                self.synced_groups -= task.groups
-            task.completed_at = task.finishes_at
-            self.is_synchronous = True
-            self.history.append(task)
-            changed = True
-        return changed
-
-    def to_json(self, project_id: str, now: float) -> dict[str, Any]:
-        return {
-            "project_id": project_id,
-            "cluster_id": self.id,
-            "name": self.name,
-            "synced_users": sorted(self.synced_users),
-            "synced_groups": sorted(self.synced_groups),
-            "is_synchronizing": bool(self.pending),
-            "is_synchronous": self.is_synchronous,
-            "tasks": [task.to_json(now) for task in (*self.history, *self.pending)],
-        }
-
-    def to_record(self) -> ClusterRecord:
-        return ClusterRecord(
-            id=self.id,
-            name=self.name,
-            synced_users=sorted(self.synced_users),
-            synced_groups=sorted(self.synced_groups),
-            is_synchronous=self.is_synchronous,
-            tasks=[task.to_record() for task in (*self.history, *self.pending)],
-        )
-
-    @classmethod
-    def from_record(cls, record: ClusterRecord) -> Cluster:
-        cluster = cls(
-            id=record.id,
-            name=record.name,
-            synced_users=set(record.synced_users),
-            synced_groups=set(record.synced_groups),
-            is_synchronous=record.is_synchronous,
-        )
-        for task_record in record.tasks:
-            task = SyncTask.from_record(task_record)
-            (cluster.history if task.completed_at is not None else cluster.pending).append(task)
-        return cluster
 
 
 @dataclass
@@ -428,10 +297,11 @@ class EmulatorBackend:
     def _enqueue(
         self, cluster: Cluster, kind: TaskKind, users: frozenset[str], groups: frozenset[str]
     ) -> SyncTask:
-        if cluster.pending and self._options.concurrent_sync == "reject":
+        pending = cluster.pending
+        if pending and self._options.concurrent_sync == "reject":
             raise TaskAlreadyRunning(cluster.id)
         now = self.clock.now()
-        starts_at = max(now, cluster.pending[-1].finishes_at) if cluster.pending else now
+        starts_at = max(now, pending[-1].finishes_at) if pending else now
         task = SyncTask(
             id=uuid.uuid4().hex[:16],
             kind=kind,
@@ -441,7 +311,7 @@ class EmulatorBackend:
             starts_at=starts_at,
             finishes_at=starts_at + self._options.sync_seconds,
         )
-        cluster.pending.append(task)
+        cluster.tasks.append(task)
         self._persist()
         return task
 
@@ -451,7 +321,7 @@ class EmulatorBackend:
         document = StateDocument(
             saved_at=iso_utc(self.clock.now()),
             projects=[
-                ProjectRecord(id=project.id, clusters=[c.to_record() for c in project.clusters.values()])
+                ProjectState(id=project.id, clusters=list(project.clusters.values()))
                 for project in self._projects.values()
             ],
         )
@@ -465,4 +335,4 @@ class EmulatorBackend:
                     "state file: project %s is not in the seed any more; its clusters are dropped", record.id
                 )
                 continue
-            project.clusters = {cluster.id: Cluster.from_record(cluster) for cluster in record.clusters}
+            project.clusters = {cluster.id: cluster for cluster in record.clusters}

@@ -33,9 +33,9 @@ from urllib.parse import parse_qsl
 
 from pydantic import SecretStr
 
-from mrs_iam_sync.emulator.clock import Clock
-from mrs_iam_sync.emulator.errors import authentication_failed, not_authorized, token_must_be_updated
-from mrs_iam_sync.emulator.seed import Seed
+from mrs_emulator.clock import Clock
+from mrs_emulator.errors import authentication_failed, not_authorized, token_must_be_updated
+from mrs_emulator.seed import Seed
 from mrs_iam_sync.signing import (
     ALGORITHM,
     HEADER_AUTH_TOKEN,

@@ -15,16 +15,16 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
 
-from mrs_iam_sync.emulator.backend import ClusterNotFound
-from mrs_iam_sync.emulator.clock import iso_utc
-from mrs_iam_sync.emulator.context import EmulatorContext
-from mrs_iam_sync.emulator.errors import control_error
-from mrs_iam_sync.emulator.faults import FaultSpec
-from mrs_iam_sync.emulator.handlers import json_reply
-from mrs_iam_sync.emulator.options import OptionsError
-from mrs_iam_sync.emulator.validation import first_error
+from mrs_emulator.backend import ClusterNotFound
+from mrs_emulator.clock import iso_utc
+from mrs_emulator.context import EmulatorContext
+from mrs_emulator.errors import control_error
+from mrs_emulator.faults import FaultSpec
+from mrs_emulator.handlers import json_reply
+from mrs_emulator.options import OptionsError
+from mrs_emulator.validation import first_error
 from mrs_iam_sync.rules import CLUSTER_ID_PATTERN, CLUSTER_ID_RULE, PROJECT_ID_PATTERN, PROJECT_ID_RULE
 from mrs_iam_sync.signing import SDK_DATE_FORMAT
 
@@ -34,18 +34,23 @@ _Model = TypeVar("_Model", bound=BaseModel)
 @dataclass(frozen=True)
 class ControlCall:
     context: EmulatorContext
-    request: Request
+    content: bytes
+    """The request body, already read (and bounded) by the app."""
     args: Mapping[str, str]
 
-    def body(self, model: type[_Model]) -> _Model:
-        """Parse the JSON body into ``model``; an empty body means ``{}``."""
-        raw = self.request.get_data(cache=True)
+    def json_object(self) -> dict[str, Any]:
+        """The JSON object in the body; an empty body means ``{}``."""
         try:
-            data = json.loads(raw) if raw.strip() else {}
+            data = json.loads(self.content) if self.content.strip() else {}
         except ValueError as exc:
             raise control_error(400, f"the body is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise control_error(400, "the body must be a JSON object")
+        return data
+
+    def body(self, model: type[_Model]) -> _Model:
+        """Parse the JSON body into ``model``."""
+        data = self.json_object()
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -162,24 +167,18 @@ def _parse_time(text: str) -> datetime:
 
 
 def show_settings(call: ControlCall) -> Response:
-    return json_reply(200, call.context.backend.options.model_dump())
+    return json_reply(200, call.context.backend.options.live_settings())
 
 
 def update_settings(call: ControlCall) -> Response:
-    raw = call.request.get_data(cache=True)
-    try:
-        changes = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise control_error(400, f"the body is not valid JSON: {exc}") from None
-    if not isinstance(changes, dict):
-        raise control_error(400, "the body must be a JSON object")
+    changes = call.json_object()
     backend = call.context.backend
     try:
-        options = backend.options.updated(changes)
+        options = backend.options.with_live_settings(changes)
     except OptionsError as exc:
         raise control_error(400, str(exc)) from None
     backend.set_options(options)
-    return json_reply(200, options.model_dump())
+    return json_reply(200, options.live_settings())
 
 
 def show_state(call: ControlCall) -> Response:
@@ -188,7 +187,7 @@ def show_state(call: ControlCall) -> Response:
         200,
         {
             "projects": context.backend.dump(),
-            "options": context.backend.options.model_dump(),
+            "options": context.backend.options.live_settings(),
             "clock": _clock_json(call),
             "faults": context.faults.describe(),
         },

@@ -15,6 +15,11 @@ do not use up their count).
 ``after`` (``server_error``, ``drop``, ``latency``): the operation IS
 applied, then the response is replaced, dropped or delayed: the ambiguous
 case a client must handle by reading state before retrying a POST/DELETE.
+
+What a kind does is one entry of :data:`EFFECTS`, which has an entry for
+every kind (a test holds it to that); the app acts on the resulting
+:data:`Effect`, whose variants a type checker sees exhaustively.  There is no
+fallback branch, so a kind without an entry cannot become something else.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mrs_emulator.errors import ApiError, injected_server_error, throttled
 
 FaultKind = Literal["latency", "throttle", "server_error", "drop"]
 Phase = Literal["before", "after"]
@@ -97,16 +105,56 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Delay:
+    """The request goes on, later; delays of several firing faults add up."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The request gets this error instead of (``before``) or after (``after``) being applied."""
+
+    error: ApiError
+
+
+@dataclass(frozen=True)
+class Drop:
+    """The connection is cut without any response."""
+
+
+Effect = Delay | Answer | Drop
+"""Answer and Drop decide the outcome (terminal); Delay does not."""
+
+EFFECTS: Final[Mapping[FaultKind, Callable[[Fault], Effect]]] = {
+    "latency": lambda fault: Delay(fault.spec.latency_seconds),
+    "throttle": lambda fault: Answer(
+        throttled(f"injected fault {fault.id}", retry_after=fault.spec.retry_after)
+    ),
+    "server_error": lambda fault: Answer(injected_server_error(fault.spec.status, fault.id)),
+    "drop": lambda fault: Drop(),
+}
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """The fault that decides a request's outcome, and what it does."""
+
+    fault: Fault
+    effect: Answer | Drop
+
+
+@dataclass(frozen=True)
 class FaultPlan:
     """What to do to one request; the empty plan does nothing."""
 
     delay_before: float = 0.0
     delay_after: float = 0.0
-    terminal: Fault | None = None
+    terminal: Terminal | None = None
     fault_ids: tuple[str, ...] = field(default_factory=tuple)
 
-    def terminal_in(self, phase: Phase) -> Fault | None:
-        if self.terminal is not None and self.terminal.spec.phase == phase:
+    def terminal_in(self, phase: Phase) -> Terminal | None:
+        if self.terminal is not None and self.terminal.fault.spec.phase == phase:
             return self.terminal
         return None
 
@@ -144,20 +192,16 @@ class FaultInjector:
 
     def plan(self, method: str, path: str) -> FaultPlan:
         with self._lock:
-            before = after = 0.0
+            delays = {"before": 0.0, "after": 0.0}
             fired: list[str] = []
             for fault in self._faults:
-                if not fault.matches(method, path):
+                if not fault.matches(method, path) or not fault.fires():
                     continue
-                if fault.spec.kind != "latency":
-                    if fault.fires():
-                        fired.append(fault.id)
-                        return FaultPlan(before, after, fault, tuple(fired))
-                    continue
-                if fault.fires():
-                    fired.append(fault.id)
-                    if fault.spec.phase == "before":
-                        before += fault.spec.latency_seconds
-                    else:
-                        after += fault.spec.latency_seconds
-            return FaultPlan(before, after, None, tuple(fired))
+                fired.append(fault.id)
+                effect = EFFECTS[fault.spec.kind](fault)
+                if isinstance(effect, Delay):
+                    delays[fault.spec.phase] += effect.seconds
+                else:
+                    terminal = Terminal(fault, effect)
+                    return FaultPlan(delays["before"], delays["after"], terminal, tuple(fired))
+            return FaultPlan(delays["before"], delays["after"], None, tuple(fired))

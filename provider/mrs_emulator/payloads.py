@@ -19,8 +19,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mrs_iam_sync.emulator.errors import invalid_parameter
-from mrs_iam_sync.emulator.options import EmulatorOptions
+from mrs_emulator.errors import invalid_parameter
+from mrs_emulator.options import EmulatorOptions
 from mrs_iam_sync.rules import MAX_CANCEL_NAMES, NAME_RULE
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Annotated, Any, Final
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, InstanceOf, SecretStr, ValidationError
 from pydantic_core import PydanticCustomError
 
-from mrs_iam_sync.emulator.validation import first_error
+from mrs_emulator.validation import first_error
 from mrs_iam_sync.rules import (
     CLUSTER_ID_PATTERN,
     CLUSTER_ID_RULE,
@@ -140,11 +140,14 @@ class SeedError(ValueError):
         self.reason = reason
 
 
-SeedSource = str | os.PathLike[str] | Mapping[str, Any] | Seed | None
-"""A file path (YAML or JSON by extension), an already parsed mapping, a Seed, or None for the demo seed."""
+SeedSource = InstanceOf[Seed] | Path | dict[str, Any] | None
+"""A file path (YAML or JSON by extension), an already parsed mapping, a Seed, or None for the demo seed.
+
+Written for pydantic (the ``seed`` option holds one): a ``str`` becomes a ``Path``.
+"""
 
 
-def load_seed(source: SeedSource) -> Seed:
+def load_seed(source: SeedSource | str | os.PathLike[str] | Mapping[str, Any]) -> Seed:
     if isinstance(source, Seed):
         return source
     if source is None:
@@ -157,7 +160,7 @@ def load_seed(source: SeedSource) -> Seed:
 @functools.cache
 def demo_seed() -> Seed:
     """The packaged demo seed, parsed once per process (a Seed is immutable)."""
-    text = resources.files("mrs_iam_sync.emulator").joinpath(DEMO_SEED_NAME).read_text(encoding="utf-8")
+    text = resources.files("mrs_emulator").joinpath(DEMO_SEED_NAME).read_text(encoding="utf-8")
     return parse_seed(yaml.safe_load(text), source=f"{DEMO_SEED_NAME} (packaged)")
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mrs_iam_sync.emulator.auth import Authenticator
-from mrs_iam_sync.emulator.backend import EmulatorBackend
-from mrs_iam_sync.emulator.clock import Clock
-from mrs_iam_sync.emulator.faults import FaultInjector
-from mrs_iam_sync.emulator.reqlog import RequestLog
+from mrs_emulator.auth import Authenticator
+from mrs_emulator.backend import EmulatorBackend
+from mrs_emulator.clock import Clock
+from mrs_emulator.faults import FaultInjector
+from mrs_emulator.reqlog import RequestLog
 
 
 @dataclass(frozen=True)

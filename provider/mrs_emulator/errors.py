@@ -48,14 +48,12 @@ class ApiError(Exception):
         message: str,
         *,
         headers: dict[str, str] | None = None,
-        close_connection: bool = False,
     ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
         self.headers = dict(headers or {})
-        self.close_connection = close_connection
 
 
 def error_response(error: ApiError, request_id: str) -> Response:
@@ -65,9 +63,6 @@ def error_response(error: ApiError, request_id: str) -> Response:
     response.headers["X-Request-Id"] = request_id
     for name, value in error.headers.items():
         response.headers[name] = value
-    if error.close_connection:
-        # The body may not have been read; closing spares the server from draining it.
-        response.headers["Connection"] = "close"
     return response
 
 
@@ -85,8 +80,12 @@ def body_too_large(limit: int) -> ApiError:
         413,
         APIGW_BAD_REQUEST,
         f"Request entity too large: the gateway accepts bodies of at most {limit} bytes",
-        close_connection=True,
     )
+
+
+def body_unreadable() -> ApiError:
+    """The connection ended inside the body, or its chunked framing is broken: the server closes it."""
+    return ApiError(400, APIGW_BAD_REQUEST, "Bad request: the request body is incomplete or malformed")
 
 
 def authentication_failed(detail: str) -> ApiError:

@@ -17,7 +17,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.routing.exceptions import RequestRedirect
 from werkzeug.wrappers import Response
 
-from mrs_iam_sync.emulator import control, handlers
+from mrs_emulator import control, handlers
 
 CONTROL_PREFIX: Final = "/_emulator"
 

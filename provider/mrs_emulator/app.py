@@ -11,46 +11,46 @@ For the emulated API, in this order:
 
 Every response carries ``X-Request-Id``.  No exception escapes as a
 traceback to the client: anything unexpected becomes 500 APIGW.0601, and the
-traceback goes to the ``mrs_iam_sync.emulator`` logger (stderr) only.  The
-single exception on purpose is a dropped connection, which must reach the
-server so it sends nothing.
+traceback goes to the ``mrs_emulator`` logger (stderr) only.  The
+single exception on purpose is a dropped connection (:class:`ConnectionDropped`),
+which must reach the server so it sends nothing.
+
+Whether the connection stays open is the server's business (``wsgi_server``):
+it knows whether the body was read, so no response here asks for a close.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, assert_never
 from urllib.parse import quote, urlsplit
 
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from mrs_iam_sync.emulator import routes
-from mrs_iam_sync.emulator.auth import ReceivedRequest, presented_kind
-from mrs_iam_sync.emulator.backend import EmulatorBackend
-from mrs_iam_sync.emulator.clock import iso_utc
-from mrs_iam_sync.emulator.context import EmulatorContext
-from mrs_iam_sync.emulator.control import ControlCall
-from mrs_iam_sync.emulator.errors import (
+from mrs_emulator import routes
+from mrs_emulator.auth import ReceivedRequest, presented_kind
+from mrs_emulator.backend import EmulatorBackend
+from mrs_emulator.clock import iso_utc
+from mrs_emulator.context import EmulatorContext
+from mrs_emulator.control import ControlCall
+from mrs_emulator.errors import (
     APIGW_INTERNAL,
     ApiError,
     api_not_found,
     body_too_large,
+    body_unreadable,
     control_error,
     error_response,
-    injected_server_error,
     internal_error,
-    throttled,
 )
-from mrs_iam_sync.emulator.faults import Fault, FaultPlan
-from mrs_iam_sync.emulator.handlers import ApiCall
-from mrs_iam_sync.emulator.reqlog import LogEntry
+from mrs_emulator.faults import Answer, Drop, FaultPlan
+from mrs_emulator.handlers import ApiCall
+from mrs_emulator.reqlog import LogEntry
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -58,8 +58,8 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES: Final = 12 * 1024 * 1024
 """The gateway's documented body limit, 12 MB (taken as MiB)."""
 
-_log = logging.getLogger("mrs_iam_sync.emulator")
-_access_log = logging.getLogger("mrs_iam_sync.emulator.access")
+_log = logging.getLogger("mrs_emulator")
+_access_log = logging.getLogger("mrs_emulator.access")
 
 
 @dataclass
@@ -72,10 +72,10 @@ class _Outcome:
 
 
 class ConnectionDropped(ConnectionAbortedError):
-    """Raised out of the app for a ``drop`` fault, once the socket has been shut down.
+    """Raised out of the app for a ``drop`` fault, once the request log has its entry.
 
-    Behind werkzeug's server this is a dropped connection and nothing is
-    written or logged.  In process (no socket, e.g. ``httpx.WSGITransport``)
+    The emulator's server answers it by cutting the connection, writing and
+    logging nothing.  In process (no socket, e.g. ``httpx.WSGITransport``)
     it reaches the caller, which is the closest thing to "no response".
     """
 
@@ -99,7 +99,6 @@ class EmulatorApp:
             else:
                 response = self._serve_api(request, request_id)
         except ConnectionDropped:
-            _drop_connection(environ)
             raise
         except Exception:
             response = _unexpected(request_id)
@@ -114,7 +113,11 @@ class EmulatorApp:
             if found is None:
                 raise control_error(404, f"no control endpoint {request.method} {request.path}")
             handler, args = found
-            response = handler(ControlCall(context=self.context, request=request, args=args))
+            try:
+                content = _read_body(request)
+            except ApiError as exc:  # too large or unreadable: said in the control API's own codes
+                raise control_error(exc.status, exc.message) from None
+            response = handler(ControlCall(context=self.context, content=content, args=args))
         except ApiError as exc:
             response = error_response(exc, request_id)
         _access_log.info("control %s %s %s", request.method, request.path, response.status_code)
@@ -152,9 +155,15 @@ class EmulatorApp:
                 time.sleep(plan.delay_after)
             terminal = plan.terminal_in("after")
         if terminal is not None:
-            outcome.fault_id = terminal.id
-            error = _fault_error(terminal)
-            outcome.response, outcome.error_code = error_response(error, request_id), error.code
+            outcome.fault_id = terminal.fault.id
+            match terminal.effect:
+                case Answer(error=error):
+                    outcome.response, outcome.error_code = error_response(error, request_id), error.code
+                case Drop():
+                    outcome.response = None
+                    raise ConnectionDropped(f"connection dropped by injected fault {terminal.fault.id}")
+                case unreachable:
+                    assert_never(unreachable)
         assert outcome.response is not None
         return outcome.response
 
@@ -233,35 +242,18 @@ def _read_body(request: Request) -> bytes:
         body = request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise body_too_large(MAX_BODY_BYTES) from None
+    except ClientDisconnected:
+        raise body_unreadable() from None
     if len(body) > MAX_BODY_BYTES:
         raise body_too_large(MAX_BODY_BYTES)
     return body
 
 
-def _fault_error(fault: Fault) -> ApiError:
-    """The answer a terminal fault gives; a drop raises instead (no answer at all)."""
-    spec = fault.spec
-    if spec.kind == "throttle":
-        return throttled(f"injected fault {fault.id}", retry_after=spec.retry_after)
-    if spec.kind == "server_error":
-        return injected_server_error(spec.status, fault.id)
-    raise ConnectionDropped(f"connection dropped by injected fault {fault.id}")
-
-
-def _drop_connection(environ: WSGIEnvironment) -> None:
-    """Cut the connection under werkzeug's feet; called once the request log has the entry."""
-    sock = environ.get("werkzeug.socket")
-    if isinstance(sock, socket.socket):
-        # Shut down without closing: werkzeug still owns the descriptor and closes it quietly.
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
 def _raw_path(environ: WSGIEnvironment) -> str:
     """The path exactly as sent (percent-encoding intact), without the query.
 
-    werkzeug's server provides the request target as ``RAW_URI``; other WSGI
-    callers (test clients) only give the decoded ``PATH_INFO``, which is
+    The emulator's server provides the request target as ``RAW_URI``; other
+    WSGI callers (test clients) only give the decoded ``PATH_INFO``, which is
     re-encoded; canonicalisation decodes it again, so both verify alike.
     """
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
