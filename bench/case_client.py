@@ -5,7 +5,7 @@
   gateway's 15-minute date window). It is the cost of the HTTP round trip and the emulator alone.
 * **httpx + AkSkAuth**: the same, but signing each request with our ``httpx.Auth``; the step from the
   floor to this variant is the in-situ price of signing.
-* **ours**: ``MrsClient.list_synced`` / ``MrsClient.start_sync`` (validation, signing, error mapping,
+* **ours**: ``MrsClient.show_sync_iam_user`` / ``update_sync_iam_user`` (validation, signing, error mapping,
   pydantic parsing of the answer).
 * **Huawei SDK**: ``huaweicloudsdkmrs`` ``MrsClient`` with ``BasicCredentials`` and ``with_endpoints``,
   building the request model per call as a user would.
@@ -36,8 +36,9 @@ from common import (
 )
 from pydantic import SecretStr
 
-from mrs_iam_sync.client import CONTENT_TYPE_BODY, CONTENT_TYPE_GET, USER_AGENT, MrsClient
-from mrs_iam_sync.models import CancelSyncRequest, StartSyncRequest
+from mrs_iam_sync.budget import Budget
+from mrs_iam_sync.client import MrsClient
+from mrs_iam_sync.models import CancelSyncRequest, ClusterAddress, UpdateSyncRequest
 from mrs_iam_sync.settings import resolve_settings
 from mrs_iam_sync.signing import (
     SDK_DATE_FORMAT,
@@ -48,13 +49,14 @@ from mrs_iam_sync.signing import (
     signable_header_names,
     string_to_sign,
 )
+from mrs_iam_sync.transport import CONTENT_TYPE_BODY, CONTENT_TYPE_GET, USER_AGENT
 
 CASE = "1 client"
 CLUSTER = "bench-cluster-00"
 USER = "u000"
 PATH = f"/v2/{PROJECT_ID}/clusters/{CLUSTER}/iam-sync-user"
-POST_BODY = StartSyncRequest(user_names=[USER]).to_bytes()
-CANCEL_BODY = CancelSyncRequest(user_names=[USER]).to_bytes()
+POST_BODY = UpdateSyncRequest.of(user_names=[USER]).to_bytes()
+CANCEL_BODY = CancelSyncRequest.of(user_names=[USER]).to_bytes()
 
 
 def _presigned(method: str, host: str, body: bytes) -> dict[str, str]:
@@ -135,11 +137,13 @@ def _variants(
 
     ours = MrsClient(resolve_settings(environ=provider_env(url)))
 
+    where = ClusterAddress.of(project_id=PROJECT_ID, cluster_id=CLUSTER)
+
     def ours_get() -> None:
-        ours.list_synced(cluster_id=CLUSTER)
+        ours.show_sync_iam_user(where, budget=Budget(60))
 
     def ours_post() -> None:
-        ours.start_sync(cluster_id=CLUSTER, user_names=[USER])
+        ours.update_sync_iam_user(where, UpdateSyncRequest.of(user_names=[USER]), budget=Budget(60))
 
     with private_home():
         from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - bench-only

@@ -23,7 +23,7 @@ from common import ACCESS_KEY, PROJECT_ID, SECRET_KEY, Row, median, private_home
 from pydantic import SecretStr
 
 from mrs_iam_sync.client import CONTENT_TYPE_BODY, CONTENT_TYPE_GET, USER_AGENT
-from mrs_iam_sync.models import StartSyncRequest
+from mrs_iam_sync.models import UpdateSyncRequest
 from mrs_iam_sync.signing import (
     SDK_DATE_FORMAT,
     AkSkAuth,
@@ -37,7 +37,7 @@ from mrs_iam_sync.signing import (
 CASE = "2 signing"
 HOST = "127.0.0.1:8470"
 PATH = f"/v2/{PROJECT_ID}/clusters/bench-cluster-00/iam-sync-user"
-BODY = StartSyncRequest(user_names=["u000"]).to_bytes()
+BODY = UpdateSyncRequest.of(user_names=["u000"]).to_bytes()
 
 
 def _headers(method: str) -> dict[str, str]:

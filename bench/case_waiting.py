@@ -17,32 +17,28 @@ provider run side by side in two threads on different clusters (they sleep nearl
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from datetime import datetime
 from typing import Any
 
 from case_calls import _provider_environment
-from common import CLUSTER_COUNT, Emulator, Row, cluster_id, median, provider_env, user_name
+from common import CLUSTER_COUNT, PROJECT_ID, Emulator, Row, cluster_id, median, provider_env, user_name
 
+from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
+from mrs_iam_sync.coordinator import POLL_INITIAL_SECONDS, POLL_MAX_SECONDS, wait_until_idle
+from mrs_iam_sync.models import ClusterAddress, UpdateSyncRequest
 from mrs_iam_sync.settings import resolve_settings
+from mrs_iam_sync.target import ClusterRef
 
 CASE = "6 waiting"
 TASK_SECONDS = 2.0
 
 
 def poll_schedule() -> tuple[float, float]:
-    """``wait_until_idle``'s (initial_interval, max_interval) defaults, as the code has them now."""
-    parameters = inspect.signature(MrsClient.wait_until_idle).parameters
-    try:
-        return float(parameters["initial_interval"].default), float(parameters["max_interval"].default)
-    except (KeyError, TypeError, ValueError):
-        raise RuntimeError(
-            "MrsClient.wait_until_idle no longer has numeric initial_interval/max_interval defaults: "
-            "update bench/case_waiting.py's model of the polling schedule"
-        ) from None
+    """The polling schedule's (initial interval, cap), as the code has them now."""
+    return POLL_INITIAL_SECONDS, POLL_MAX_SECONDS
 
 
 def poll_times(task: float, initial: float, cap: float, factor: float = 2.0) -> list[float]:
@@ -81,8 +77,10 @@ def run(emulator: Emulator, *, repeats: int = 5) -> tuple[list[Row], dict[str, A
 
     def with_client(index: int) -> None:
         cluster = cluster_id(2 * index)
-        client.start_sync(cluster_id=cluster, user_names=[user_name(2 * index)])
-        client.wait_until_idle(cluster_id=cluster, timeout=30)
+        where = ClusterAddress.of(project_id=PROJECT_ID, cluster_id=cluster)
+        body = UpdateSyncRequest.of(user_names=[user_name(2 * index)])
+        client.update_sync_iam_user(where, body, budget=Budget(30))
+        wait_until_idle(client, ClusterRef(emulator.url, where), budget=Budget(30), ours=True)
         client_lags.append(time.time() - _finished_at(emulator, cluster))
 
     def with_provider(index: int) -> None:

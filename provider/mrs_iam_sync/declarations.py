@@ -8,9 +8,9 @@ that lands on the same cluster (``--replace`` or a change of region with a pinne
 resources declaring one principal, and a principal moving from one resource to another.
 
 Updates are different: the engine runs one resource's update while it may not yet have diffed the
-resource declared next, so a cancel inside an update first waits until declarations have been quiet
-for a moment (:meth:`Declarations.wait_until_quiet`): a program registers its resources in one
-burst, and this closes the gap between one resource's update and its neighbours' diffs.
+resource declared next. Cancels are decided by a cluster's coordinator only once the engine has
+been quiet for a moment (:meth:`Declarations.wait_until_quiet`): a program registers its resources
+in one burst, and this closes the gap between one resource's update and its neighbours' diffs.
 
 Across stacks, or across resources that a deployment does not diff (``--target``), nothing can be
 known: the README says so.
@@ -21,16 +21,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
 
-from mrs_iam_sync.operations import ClusterRef, Deadline, Principals
-
-QUIET_SECONDS: Final = 0.3
-"""How long no resource may have been declared before an update's cancel goes out.
-
-Far longer than the milliseconds between two registrations of one program, and paid only by
-updates that remove principals.
-"""
+from mrs_iam_sync.principals import Principals
+from mrs_iam_sync.target import ClusterRef
 
 
 class Declarations:
@@ -40,13 +33,19 @@ class Declarations:
         self._monotonic = monotonic
         self._changed = threading.Condition()
         self._by_owner: dict[str, tuple[ClusterRef, Principals]] = {}
-        self._last_declared = monotonic()
+        self._last_activity = monotonic()
+
+    def touch(self) -> None:
+        """A lifecycle call began: the engine is still busy with the program's resources."""
+        with self._changed:
+            self._last_activity = self._monotonic()
+            self._changed.notify_all()
 
     def declare(self, owner: str, cluster: ClusterRef, principals: Principals) -> None:
         """Record (or replace) what ``owner`` declares; the latest call for an owner wins."""
         with self._changed:
             self._by_owner[owner] = (cluster, principals)
-            self._last_declared = self._monotonic()
+            self._last_activity = self._monotonic()
             self._changed.notify_all()
 
     def rename(self, owner: str, new_owner: str) -> None:
@@ -70,14 +69,16 @@ class Declarations:
             ]
         return Principals.union(held)
 
-    def wait_until_quiet(self, deadline: Deadline, *, quiet: float = QUIET_SECONDS) -> None:
-        """Return once no declaration arrived for ``quiet`` seconds, or when the deadline is near."""
+    def wait_until_quiet(self, *, quiet: float, at_most: float) -> None:
+        """Return once no lifecycle call began for ``quiet`` seconds, or after ``at_most`` seconds."""
+        give_up_at = self._monotonic() + at_most
         with self._changed:
             while True:
-                left_quiet = quiet - (self._monotonic() - self._last_declared)
-                if left_quiet <= 0 or deadline.remaining() <= left_quiet:
+                now = self._monotonic()
+                left_quiet = quiet - (now - self._last_activity)
+                if left_quiet <= 0 or now >= give_up_at:
                     return
-                self._changed.wait(timeout=left_quiet)
+                self._changed.wait(timeout=min(left_quiet, give_up_at - now))
 
     def clear(self) -> None:
         with self._changed:

@@ -38,7 +38,7 @@ REGION_PATTERN: Final = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 _CREDENTIALS: Final = ("access_key", "secret_key", "security_token", "auth_token")
 _SECRETS: Final = frozenset({"secret_key", "security_token", "auth_token"})
-_EXPLICIT_ONLY: Final = ("endpoint", "connect_timeout", "read_timeout", "deadline_seconds")
+_EXPLICIT_ONLY: Final = ("endpoint", "connect_timeout", "read_timeout")
 _STACK_SETTINGS: Final = (
     "region",
     "project_id",
@@ -104,7 +104,6 @@ class Settings(BaseModel):
     insecure: bool = False
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=60.0, gt=0)
-    deadline_seconds: float = Field(default=300.0, gt=0)
     region_endpoints: Mapping[str, str] = Field(default_factory=dict, repr=False)
     """SDK per-region endpoint overrides seen at resolution time (as written, checked when used), so
     ``for_target`` needs no environment."""
@@ -474,7 +473,7 @@ def resolve_settings(
         if (hit := pick(setting)) is not None:
             fields[setting] = convert(hit[0], setting=setting, where=hit[1])
             sources[setting] = hit[1]
-    for setting in ("connect_timeout", "read_timeout", "deadline_seconds"):
+    for setting in ("connect_timeout", "read_timeout"):
         if (hit := pick(setting)) is not None:
             fields[setting] = _as_seconds(hit[0], setting=setting, where=hit[1])
             sources[setting] = hit[1]

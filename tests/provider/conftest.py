@@ -11,7 +11,7 @@ from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
 from mrs_emulator import EmulatorHandle, start_emulator
-from mrs_iam_sync import lifecycle as lifecycle_module
+from mrs_iam_sync.lifecycle import LIFECYCLE
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
@@ -25,15 +25,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in list(os.environ):
         if name.startswith(("HW_", "HUAWEICLOUD_SDK_", "OS_")):
             monkeypatch.delenv(name)
-    lifecycle_module._stack_config.clear()
-    lifecycle_module._clients.clear()
-    lifecycle_module.LIFECYCLE.declarations.clear()
+    LIFECYCLE.process.reset()
     # configure() sets it for the provider process it normally runs in; keep it out of other tests.
     monkeypatch.setattr(sys, "tracebacklimit", getattr(sys, "tracebacklimit", 1000), raising=False)
     yield
-    lifecycle_module._stack_config.clear()
-    lifecycle_module._clients.clear()
-    lifecycle_module.LIFECYCLE.declarations.clear()
+    LIFECYCLE.process.reset()
 
 
 @pytest.fixture
@@ -56,9 +52,8 @@ def emulator() -> Iterator[EmulatorHandle]:
         yield handle
 
 
-@pytest.fixture
-def configured(provider: ClusterIamSyncProvider, emulator: EmulatorHandle) -> ClusterIamSyncProvider:
-    """The provider configured from stack config, exactly as `pulumi up` hands it over."""
+def configure(provider: ClusterIamSyncProvider, emulator: EmulatorHandle) -> None:
+    """Configure the provider from stack config aimed at ``emulator``, exactly as `pulumi up` hands it over."""
     raw = {
         "huaweicloud:region": "cn-north-4",
         "huaweicloud:project_id": PROJECT,
@@ -67,4 +62,10 @@ def configured(provider: ClusterIamSyncProvider, emulator: EmulatorHandle) -> Cl
         "huaweicloud:secret_key": "emulator-demo-secret-key--not-a-real-secret",
     }
     provider.configure(ConfigureRequest(config=Config(raw_config=raw, project_name="mrs-iam-sync")))
+
+
+@pytest.fixture
+def configured(provider: ClusterIamSyncProvider, emulator: EmulatorHandle) -> ClusterIamSyncProvider:
+    """The provider configured for the ``emulator`` fixture."""
+    configure(provider, emulator)
     return provider

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from mrs_iam_sync.errors import ProvisioningError
 from mrs_iam_sync.inputs import UNKNOWN
-from mrs_iam_sync.lifecycle import ProvisioningError
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT

@@ -15,7 +15,7 @@ import pytest
 from pulumi.dynamic import ConfigureRequest
 from pulumi.dynamic.config import Config
 
-from mrs_iam_sync.lifecycle import ProvisioningError
+from mrs_iam_sync.errors import ProvisioningError
 
 from .conftest import CLUSTER, OTHER_CLUSTER, PROJECT
 from .helpers import checked, held, writes

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.settings import Settings
 
@@ -34,6 +35,12 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
+def budget(clock: FakeClock) -> Budget:
+    """A generous budget on the fake clock; a test about running out of time makes its own."""
+    return Budget(300, monotonic=clock.monotonic)
+
+
+@pytest.fixture
 def client_factory(script: Script, clock: FakeClock) -> Iterator[Callable[..., MrsClient]]:
     clients: list[MrsClient] = []
 
@@ -42,7 +49,6 @@ def client_factory(script: Script, clock: FakeClock) -> Iterator[Callable[..., M
             settings or make_settings(),
             transport=httpx.MockTransport(script.handler),
             sleep=clock.sleep,
-            monotonic=clock.monotonic,
             rng=random.Random(7),
         )
         clients.append(client)

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 import httpx
 from pydantic import SecretStr
 
+from mrs_iam_sync.models import ClusterAddress
 from mrs_iam_sync.settings import Settings
 from mrs_iam_sync.signing import canonical_request, compute_signature, parse_authorization, string_to_sign
 
@@ -21,6 +22,8 @@ PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 CLUSTER = "f7f45c04-4303-411c-9b71-d2cb730dd162"
 ENDPOINT = "https://mrs.cn-north-4.myhuaweicloud.com"
 BASE = f"/v2/{PROJECT}/clusters/{CLUSTER}"
+WHERE = ClusterAddress.of(project_id=PROJECT, cluster_id=CLUSTER)
+"""The cluster every scripted request is about; ``Script`` expects paths under ``BASE``."""
 
 
 def make_settings(**overrides: object) -> Settings:

@@ -6,30 +6,38 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from mrs_iam_sync.client import USER_AGENT, MrsClient
+from mrs_iam_sync.budget import Budget
+from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.errors import (
     AuthenticationError,
     BadRequestError,
     ClusterNotFoundError,
-    InvalidRequestError,
     OutcomeUnknownError,
     ServerError,
     SyncInProgressError,
-    SyncTimeoutError,
     ThrottledError,
     TransportError,
     UnexpectedResponseError,
 )
-from mrs_iam_sync.models import SyncDispatch, SyncedPrincipals
+from mrs_iam_sync.models import (
+    CancelSyncRequest,
+    ClusterAddress,
+    ClusterSyncStatus,
+    SyncDispatch,
+    SyncedPrincipals,
+    SyncTaskStatus,
+    UpdateSyncRequest,
+)
 from mrs_iam_sync.signing import parse_authorization
+from mrs_iam_sync.transport import USER_AGENT
 
 from .helpers import (
     AUTH_TOKEN,
     BASE,
-    CLUSTER,
     ENDPOINT,
     PROJECT,
     SECURITY_TOKEN,
+    WHERE,
     FakeClock,
     Script,
     body_of,
@@ -39,6 +47,7 @@ from .helpers import (
 
 ACCEPTED = {"state": "synchronizing"}
 SIGNED_HEADERS = ("content-type", "host", "user-agent", "x-project-id", "x-sdk-date")
+SYNC_ALICE = UpdateSyncRequest.of(user_names=["alice"])
 
 
 def _signed_headers(request: httpx.Request) -> tuple[str, ...]:
@@ -50,10 +59,11 @@ def _signed_headers(request: httpx.Request) -> tuple[str, ...]:
 # -- what goes on the wire ---------------------------------------------------------------------------
 
 
-def test_start_sync_posts_the_sdk_shaped_body_signed(client: MrsClient, script: Script):
+def test_update_sync_iam_user_posts_the_sdk_shaped_body_signed(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
 
-    result = client.start_sync(cluster_id=CLUSTER, user_names=["user1", "user2"], group_names=["group1"])
+    body = UpdateSyncRequest.of(user_names=["user1", "user2"], group_names=["group1"])
+    result = client.update_sync_iam_user(WHERE, body, budget=budget)
 
     assert result == SyncDispatch(state="synchronizing")
     (request,) = script.received
@@ -71,22 +81,23 @@ def test_start_sync_posts_the_sdk_shaped_body_signed(client: MrsClient, script: 
     assert verify_signature(request)
 
 
-def test_start_sync_all_sends_only_the_flag(client: MrsClient, script: Script):
+def test_a_full_sync_sends_only_the_flag(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
-    client.start_sync(cluster_id=CLUSTER, is_all_sync=True)
+    client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(is_all_sync=True), budget=budget)
     assert script.received[0].content == b'{"is_all_sync": true}'
 
 
-def test_start_sync_omits_an_empty_list(client: MrsClient, script: Script):
+def test_update_sync_iam_user_omits_an_empty_list(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
-    client.start_sync(cluster_id=CLUSTER, group_names=("g",))
+    client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(group_names=("g",)), budget=budget)
     assert body_of(script.received[0]) == {"is_all_sync": False, "group_names": ["g"]}
 
 
-def test_cancel_sync_sends_delete_with_a_json_body(client: MrsClient, script: Script):
+def test_cancel_sync_iam_user_sends_delete_with_a_json_body(client: MrsClient, script: Script, budget):
     script.json("DELETE", "iam-sync-user", 202, ACCEPTED)
 
-    result = client.cancel_sync(cluster_id=CLUSTER, user_names=["user2"], group_names=["group1"])
+    body = CancelSyncRequest.of(user_names=["user2"], group_names=["group1"])
+    result = client.cancel_sync_iam_user(WHERE, body, budget=budget)
 
     assert result.state == "synchronizing"
     (request,) = script.received
@@ -101,20 +112,29 @@ def test_cancel_sync_sends_delete_with_a_json_body(client: MrsClient, script: Sc
 @pytest.mark.parametrize(
     ("call", "suffix", "body", "expected"),
     [
-        ("list_synced", "iam-sync-user", {"user_names": ["u"], "group_names": ["g"]}, None),
-        ("is_synchronizing", "iam-sync", {"is_synchronizing": True}, True),
-        ("is_synchronous", "iam-sync/is-synchronous", {"is_synchronous": False}, False),
+        (
+            "show_sync_iam_user",
+            "iam-sync-user",
+            {"user_names": ["u"], "group_names": ["g"]},
+            SyncedPrincipals(user_names=["u"], group_names=["g"]),
+        ),
+        ("list_sync_status", "iam-sync", {"is_synchronizing": True}, SyncTaskStatus(is_synchronizing=True)),
+        (
+            "list_sync_requirements",
+            "iam-sync/is-synchronous",
+            {"is_synchronous": False},
+            ClusterSyncStatus(is_synchronous=False),
+        ),
     ],
 )
-def test_reads_are_signed_gets_without_body(client: MrsClient, script: Script, call, suffix, body, expected):
+def test_reads_are_signed_gets_without_body(
+    client: MrsClient, script: Script, budget, call, suffix, body, expected
+):
     script.json("GET", suffix, 200, body)
 
-    result = getattr(client, call)(cluster_id=CLUSTER)
+    result = getattr(client, call)(WHERE, budget=budget)
 
-    if expected is None:
-        assert result == SyncedPrincipals(user_names=["u"], group_names=["g"])
-    else:
-        assert result is expected
+    assert result == expected
     (request,) = script.received
     assert request.url.raw_path == f"{BASE}/{suffix}".encode()
     assert request.content == b""
@@ -123,12 +143,14 @@ def test_reads_are_signed_gets_without_body(client: MrsClient, script: Script, c
     assert verify_signature(request)
 
 
-def test_list_synced_treats_missing_lists_as_empty(client: MrsClient, script: Script):
+def test_show_sync_iam_user_treats_missing_lists_as_empty(client: MrsClient, script: Script, budget):
     script.json("GET", "iam-sync-user", 200, {"user_names": ["a"], "something_new": 1})
-    assert client.list_synced(cluster_id=CLUSTER) == SyncedPrincipals(user_names=["a"], group_names=[])
+    assert client.show_sync_iam_user(WHERE, budget=budget) == SyncedPrincipals(
+        user_names=["a"], group_names=[]
+    )
 
 
-def test_project_override_changes_path_and_project_header():
+def test_project_override_changes_path_and_project_header(budget):
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -137,26 +159,26 @@ def test_project_override_changes_path_and_project_header():
 
     other = MrsClient(make_settings(), transport=httpx.MockTransport(handler))
     with other:
-        other.is_synchronizing(cluster_id="c1", project_id="otherproject")
+        other.list_sync_status(ClusterAddress.of(project_id="otherproject", cluster_id="c1"), budget=budget)
     assert seen[0].url.path == "/v2/otherproject/clusters/c1/iam-sync"
     assert seen[0].headers["X-Project-Id"] == "otherproject"
     assert verify_signature(seen[0])
 
 
-def test_temporary_credentials_sign_the_security_token(client_factory, script: Script):
+def test_temporary_credentials_sign_the_security_token(client_factory, script: Script, budget):
     client = client_factory(make_settings(security_token=SecretStr(SECURITY_TOKEN)))
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
-    client.is_synchronizing(cluster_id=CLUSTER)
+    client.list_sync_status(WHERE, budget=budget)
     request = script.received[0]
     assert request.headers["X-Security-Token"] == SECURITY_TOKEN
     assert "x-security-token" in _signed_headers(request)
     assert verify_signature(request)
 
 
-def test_token_auth_sends_the_token_and_no_signature(client_factory, script: Script):
+def test_token_auth_sends_the_token_and_no_signature(client_factory, script: Script, budget):
     client = client_factory(make_settings(access_key=None, secret_key=None, auth_token=SecretStr(AUTH_TOKEN)))
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
-    client.is_synchronizing(cluster_id=CLUSTER)
+    client.list_sync_status(WHERE, budget=budget)
     request = script.received[0]
     assert request.headers["X-Auth-Token"] == AUTH_TOKEN
     assert request.headers["X-Project-Id"] == PROJECT
@@ -164,7 +186,7 @@ def test_token_auth_sends_the_token_and_no_signature(client_factory, script: Scr
     assert "X-Sdk-Date" not in request.headers
 
 
-def test_endpoint_with_port_and_path_prefix_is_signed_as_sent():
+def test_endpoint_with_port_and_path_prefix_is_signed_as_sent(budget):
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -173,100 +195,47 @@ def test_endpoint_with_port_and_path_prefix_is_signed_as_sent():
 
     settings = make_settings(endpoint="http://127.0.0.1:8443/prefix")
     with MrsClient(settings, transport=httpx.MockTransport(handler)) as client:
-        assert client.is_synchronous(cluster_id=CLUSTER) is True
+        assert client.list_sync_requirements(WHERE, budget=budget).is_synchronous is True
     assert seen[0].url.raw_path == f"/prefix{BASE}/iam-sync/is-synchronous".encode()
     assert seen[0].headers["Host"] == "127.0.0.1:8443"
     assert verify_signature(seen[0])
 
 
-def test_unexpected_body_raises_unexpected_response_error(client: MrsClient, script: Script):
+def test_unexpected_body_raises_unexpected_response_error(client: MrsClient, script: Script, budget):
     script.json("GET", "iam-sync", 200, {"something": "else"})
     with pytest.raises(UnexpectedResponseError) as caught:
-        client.is_synchronizing(cluster_id=CLUSTER)
+        client.list_sync_status(WHERE, budget=budget)
     assert "is_synchronizing" in str(caught.value)
 
 
-def test_repr_and_close():
+def test_repr_and_close(budget):
     client = MrsClient(make_settings(), transport=httpx.MockTransport(lambda r: httpx.Response(200)))
     assert repr(client) == f"MrsClient(endpoint='{ENDPOINT}', project_id='{PROJECT}')"
     with client:
         pass
     with pytest.raises(RuntimeError):
-        client.is_synchronous(cluster_id=CLUSTER)
+        client.list_sync_requirements(WHERE, budget=budget)
 
 
-# -- validation before any request ----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "field", "rule_part"),
-    [
-        ({"cluster_id": "bad/id", "user_names": ["u"]}, "cluster_id", "letters, digits, '_' and '-'"),
-        ({"cluster_id": "", "user_names": ["u"]}, "cluster_id", "1 to 64 characters"),
-        ({"cluster_id": "c" * 65, "user_names": ["u"]}, "cluster_id", "1 to 64 characters"),
-        (
-            {"cluster_id": CLUSTER, "project_id": "has-dash", "user_names": ["u"]},
-            "project_id",
-            "letters and digits",
-        ),
-        ({"cluster_id": CLUSTER, "user_names": ["ok", ""]}, "user_names[1]", "non-empty string"),
-        ({"cluster_id": CLUSTER, "group_names": [None]}, "group_names[0]", "non-empty string"),
-        ({"cluster_id": CLUSTER, "user_names": "alice"}, "user_names", "not a single string"),
-        ({"cluster_id": CLUSTER, "group_names": None}, "group_names", "must be a list of names"),
-        ({"cluster_id": CLUSTER}, "user_names/group_names", "unless is_all_sync is true"),
-        ({"cluster_id": CLUSTER, "is_all_sync": "yes"}, "is_all_sync", "true or false"),
-    ],
-)
-def test_start_sync_rejects_bad_input_without_a_request(
-    client: MrsClient, script: Script, kwargs, field, rule_part
-):
-    with pytest.raises(InvalidRequestError) as caught:
-        client.start_sync(**kwargs)
-    assert caught.value.field == field
-    assert rule_part in caught.value.rule
-    assert field in str(caught.value) and caught.value.rule in str(caught.value)
-    assert script.received == []
-
-
-def test_cancel_sync_rejects_more_than_1000_names(client: MrsClient, script: Script):
-    with pytest.raises(InvalidRequestError) as caught:
-        client.cancel_sync(cluster_id=CLUSTER, group_names=[f"g{i}" for i in range(1001)])
-    assert caught.value.field == "group_names"
-    assert str(caught.value) == "invalid group_names: must hold at most 1000 names, got 1001"
-    assert script.received == []
-
-
-def test_cancel_sync_accepts_exactly_1000_names(client: MrsClient, script: Script):
+def test_cancel_sync_iam_user_accepts_exactly_1000_names(client: MrsClient, script: Script, budget):
     script.json("DELETE", "iam-sync-user", 202, ACCEPTED)
-    client.cancel_sync(cluster_id=CLUSTER, user_names=[f"u{i}" for i in range(1000)])
+    body = CancelSyncRequest.of(user_names=[f"u{i}" for i in range(1000)])
+    client.cancel_sync_iam_user(WHERE, body, budget=budget)
     assert len(body_of(script.received[0])["user_names"]) == 1000  # type: ignore[index]
-
-
-def test_cancel_sync_requires_a_name(client: MrsClient, script: Script):
-    with pytest.raises(InvalidRequestError, match="at least one name is required"):
-        client.cancel_sync(cluster_id=CLUSTER)
-
-
-@pytest.mark.parametrize("call", ["list_synced", "is_synchronizing", "is_synchronous", "wait_until_idle"])
-def test_reads_validate_the_cluster_id(client: MrsClient, script: Script, call):
-    extra = {"timeout": 1.0} if call == "wait_until_idle" else {}
-    with pytest.raises(InvalidRequestError) as caught:
-        getattr(client, call)(cluster_id="../etc", **extra)
-    assert caught.value.field == "cluster_id"
 
 
 # -- retries of reads --------------------------------------------------------------------------------
 
 
-def test_get_503_then_200_is_retried_once(client: MrsClient, script: Script, clock: FakeClock):
+def test_get_503_then_200_is_retried_once(client: MrsClient, script: Script, clock: FakeClock, budget):
     script.json("GET", "iam-sync", 503, {"error_code": "APIGW.0613", "error_msg": "busy"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
-    assert client.is_synchronizing(cluster_id=CLUSTER) is False
+    assert client.list_sync_status(WHERE, budget=budget).is_synchronizing is False
     assert len(clock.sleeps) == 1
     assert 0.1 <= clock.sleeps[0] <= 0.2  # first equal-jitter delay: between half and all of 0.2 s
 
 
-def test_get_honours_retry_after(client: MrsClient, script: Script, clock: FakeClock):
+def test_get_honours_retry_after(client: MrsClient, script: Script, clock: FakeClock, budget):
     script.json(
         "GET",
         "iam-sync-user",
@@ -275,35 +244,37 @@ def test_get_honours_retry_after(client: MrsClient, script: Script, clock: FakeC
         **{"Retry-After": "3"},
     )
     script.json("GET", "iam-sync-user", 200, {"user_names": []})
-    client.list_synced(cluster_id=CLUSTER)
+    client.show_sync_iam_user(WHERE, budget=budget)
     assert clock.sleeps == [3.0]
 
 
 def test_get_backoff_grows_exponentially_with_cap(client_factory, script: Script, clock: FakeClock):
-    client = client_factory(make_settings(max_retries=7, deadline_seconds=1000))
+    client = client_factory(make_settings(max_retries=7))
     for _ in range(7):
         script.json("GET", "iam-sync", 500, {"error_code": "MRS.1", "error_msg": "x"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
-    client.is_synchronizing(cluster_id=CLUSTER)
+    client.list_sync_status(WHERE, budget=Budget(1000, monotonic=clock.monotonic))
     ceilings = [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
     assert len(clock.sleeps) == 7
     for delay, ceiling in zip(clock.sleeps, ceilings, strict=True):
         assert ceiling / 2 <= delay <= ceiling
 
 
-def test_get_gives_up_after_max_retries_with_the_last_error(client_factory, script: Script, clock: FakeClock):
+def test_get_gives_up_after_max_retries_with_the_last_error(
+    client_factory, script: Script, clock: FakeClock, budget
+):
     client = client_factory(make_settings(max_retries=2))
     for code in ("MRS.1", "MRS.2", "MRS.3"):
         script.json("GET", "iam-sync", 500, {"error_code": code, "error_msg": "internal"})
     with pytest.raises(ServerError) as caught:
-        client.is_synchronizing(cluster_id=CLUSTER)
+        client.list_sync_status(WHERE, budget=budget)
     assert caught.value.code == "MRS.3"
     assert len(script.received) == 3
     assert len(clock.sleeps) == 2
 
 
-def test_get_stops_at_the_deadline(client_factory, script: Script, clock: FakeClock):
-    client = client_factory(make_settings(max_retries=10, deadline_seconds=5))
+def test_get_stops_when_the_budget_would_run_out(client_factory, script: Script, clock: FakeClock):
+    client = client_factory(make_settings(max_retries=10))
     script.json(
         "GET", "iam-sync", 429, {"error_code": "APIGW.0308", "error_msg": "x"}, **{"Retry-After": "3"}
     )
@@ -311,16 +282,16 @@ def test_get_stops_at_the_deadline(client_factory, script: Script, clock: FakeCl
         "GET", "iam-sync", 429, {"error_code": "APIGW.0308", "error_msg": "x"}, **{"Retry-After": "3"}
     )
     with pytest.raises(ThrottledError) as caught:
-        client.is_synchronizing(cluster_id=CLUSTER)
+        client.list_sync_status(WHERE, budget=Budget(5, monotonic=clock.monotonic))
     assert caught.value.retry_after == 3.0
-    assert clock.sleeps == [3.0]  # a second 3 s wait would end past the 5 s deadline
+    assert clock.sleeps == [3.0]  # a second 3 s wait would end past the 5 s budget
 
 
-def test_max_retries_zero_means_one_attempt(client_factory, script: Script, clock: FakeClock):
+def test_max_retries_zero_means_one_attempt(client_factory, script: Script, clock: FakeClock, budget):
     client = client_factory(make_settings(max_retries=0))
     script.json("GET", "iam-sync", 503, {"error_code": "APIGW.0613", "error_msg": "x"})
     with pytest.raises(ServerError):
-        client.is_synchronizing(cluster_id=CLUSTER)
+        client.list_sync_status(WHERE, budget=budget)
     assert clock.sleeps == []
 
 
@@ -328,18 +299,18 @@ def test_max_retries_zero_means_one_attempt(client_factory, script: Script, cloc
     "error",
     [httpx.ReadTimeout("read timed out"), httpx.ConnectError("refused"), httpx.RemoteProtocolError("eof")],
 )
-def test_get_retries_transport_errors(client: MrsClient, script: Script, error):
+def test_get_retries_transport_errors(client: MrsClient, script: Script, budget, error):
     script.expect("GET", "iam-sync", error)
     script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
-    assert client.is_synchronizing(cluster_id=CLUSTER) is True
+    assert client.list_sync_status(WHERE, budget=budget).is_synchronizing is True
 
 
-def test_transport_errors_exhausted_become_transport_error(client_factory, script: Script):
+def test_transport_errors_exhausted_become_transport_error(client_factory, script: Script, budget):
     client = client_factory(make_settings(max_retries=1))
     script.expect("GET", "iam-sync", httpx.ConnectError("[Errno 111] Connection refused"))
     script.expect("GET", "iam-sync", httpx.ConnectError("[Errno 111] Connection refused"))
     with pytest.raises(TransportError) as caught:
-        client.is_synchronizing(cluster_id=CLUSTER)
+        client.list_sync_status(WHERE, budget=budget)
     assert caught.value.attempts == 2
     assert caught.value.host == "mrs.cn-north-4.myhuaweicloud.com"
     assert str(caught.value).startswith(
@@ -349,10 +320,10 @@ def test_transport_errors_exhausted_become_transport_error(client_factory, scrip
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
 
 
-def test_unsupported_protocol_is_not_retried(client: MrsClient, script: Script, clock: FakeClock):
+def test_unsupported_protocol_is_not_retried(client: MrsClient, script: Script, clock: FakeClock, budget):
     script.expect("GET", "iam-sync", httpx.UnsupportedProtocol("bad scheme"))
     with pytest.raises(TransportError):
-        client.is_synchronizing(cluster_id=CLUSTER)
+        client.list_sync_status(WHERE, budget=budget)
     assert clock.sleeps == []
 
 
@@ -364,23 +335,28 @@ def test_unsupported_protocol_is_not_retried(client: MrsClient, script: Script, 
         (404, {"error_code": "12000003", "error_msg": "The cluster does not exist."}, ClusterNotFoundError),
     ],
 )
-def test_get_client_errors_are_never_retried(client: MrsClient, script: Script, clock, status, body, error):
+def test_get_client_errors_are_never_retried(
+    client: MrsClient, script: Script, clock, budget, status, body, error
+):
     script.json("GET", "iam-sync-user", status, body)
     with pytest.raises(error):
-        client.list_synced(cluster_id=CLUSTER)
+        client.show_sync_iam_user(WHERE, budget=budget)
     assert clock.sleeps == []
 
 
 # -- retries of task-starting writes -------------------------------------------------------------------
 
 
-def test_post_after_500_is_never_resent_when_the_cluster_shows_nothing(client: MrsClient, script: Script):
+def test_post_after_500_is_never_resent_when_the_cluster_shows_nothing(
+    client: MrsClient, script: Script, budget
+):
     script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": ["other"], "group_names": []})
 
+    body = UpdateSyncRequest.of(user_names=["alice"], group_names=["devs"])
     with pytest.raises(OutcomeUnknownError) as caught:
-        client.start_sync(cluster_id=CLUSTER, user_names=["alice"], group_names=["devs"])
+        client.update_sync_iam_user(WHERE, body, budget=budget)
 
     assert script.calls == [("POST", "iam-sync-user"), ("GET", "iam-sync"), ("GET", "iam-sync-user")]
     message = str(caught.value)
@@ -391,17 +367,19 @@ def test_post_after_500_is_never_resent_when_the_cluster_shows_nothing(client: M
     assert "run `pulumi refresh` and `pulumi up` to reconcile" in message
 
 
-def test_post_after_500_is_not_resent_while_the_task_runs(client: MrsClient, script: Script):
+def test_post_after_500_is_not_resent_while_the_task_runs(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
 
-    result = client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    result = client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
 
     assert result == SyncDispatch(state="synchronizing")
     assert script.calls == [("POST", "iam-sync-user"), ("GET", "iam-sync")]
 
 
-def test_post_after_502_is_not_resent_when_a_requested_name_arrived(client: MrsClient, script: Script):
+def test_post_after_502_is_not_resent_when_a_requested_name_arrived(
+    client: MrsClient, script: Script, budget
+):
     script.json(
         "POST", "iam-sync-user", 502, {"error_code": "APIGW.0201", "error_msg": "backend unavailable"}
     )
@@ -409,155 +387,124 @@ def test_post_after_502_is_not_resent_when_a_requested_name_arrived(client: MrsC
     # bob arrived, devs did not: the task ran (and failed for devs, which the read-back will report).
     script.json("GET", "iam-sync-user", 200, {"user_names": ["alice", "bob"], "group_names": ["ops"]})
 
-    result = client.start_sync(cluster_id=CLUSTER, user_names=["bob"], group_names=["devs"])
+    body = UpdateSyncRequest.of(user_names=["bob"], group_names=["devs"])
+    result = client.update_sync_iam_user(WHERE, body, budget=budget)
 
     assert result == SyncDispatch(state=None)
 
 
-def test_post_read_timeout_checks_before_resending(client: MrsClient, script: Script):
+def test_post_read_timeout_checks_before_resending(client: MrsClient, script: Script, budget):
     script.expect("POST", "iam-sync-user", httpx.ReadTimeout("timed out"))
     script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
-    assert client.start_sync(cluster_id=CLUSTER, user_names=["alice"]).state == "synchronizing"
+    assert client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget).state == "synchronizing"
 
 
-def test_post_connect_error_is_resent_without_checking(client: MrsClient, script: Script):
+def test_post_connect_error_is_resent_without_checking(client: MrsClient, script: Script, budget):
     script.expect("POST", "iam-sync-user", httpx.ConnectError("refused"))
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
-    client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
     assert script.calls == [("POST", "iam-sync-user"), ("POST", "iam-sync-user")]
 
 
-def test_post_429_is_resent_without_checking(client: MrsClient, script: Script, clock: FakeClock):
+def test_post_429_is_resent_without_checking(client: MrsClient, script: Script, clock: FakeClock, budget):
     script.json(
         "POST", "iam-sync-user", 429, {"error_code": "APIGW.0308", "error_msg": "x"}, **{"Retry-After": "1"}
     )
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
-    client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+    client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
     assert script.calls == [("POST", "iam-sync-user"), ("POST", "iam-sync-user")]
     assert clock.sleeps == [1.0]
 
 
-def test_post_400_is_never_retried(client: MrsClient, script: Script, clock: FakeClock):
+def test_post_400_is_never_retried(client: MrsClient, script: Script, clock: FakeClock, budget):
     script.json(
         "POST", "iam-sync-user", 400, {"error_code": "12000002", "error_msg": "The parameter is invalid."}
     )
     with pytest.raises(BadRequestError):
-        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+        client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
     assert clock.sleeps == []
 
 
-def test_post_409_reports_the_running_task(client: MrsClient, script: Script):
+def test_post_409_reports_the_running_task(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 409, {"error_code": "MRS.0409", "error_msg": "sync in progress"})
     with pytest.raises(SyncInProgressError, match="Another IAM sync task is running"):
-        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+        client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
 
 
-def test_full_sync_after_500_is_never_resent(client: MrsClient, script: Script):
+def test_full_sync_after_500_is_never_resent(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     with pytest.raises(OutcomeUnknownError):  # a full sync names nobody: nothing on the cluster can show it
-        client.start_sync(cluster_id=CLUSTER, is_all_sync=True)
+        client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(is_all_sync=True), budget=budget)
     assert script.calls == [("POST", "iam-sync-user"), ("GET", "iam-sync")]
 
 
-def test_delete_after_500_is_done_when_a_requested_name_left(client: MrsClient, script: Script):
+def test_delete_after_500_is_done_when_a_requested_name_left(client: MrsClient, script: Script, budget):
     script.json("DELETE", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": ["bob"], "group_names": ["devs"]})
-    assert client.cancel_sync(cluster_id=CLUSTER, user_names=["alice"], group_names=["devs"]).state is None
+    body = CancelSyncRequest.of(user_names=["alice"], group_names=["devs"])
+    assert client.cancel_sync_iam_user(WHERE, body, budget=budget).state is None
 
 
-def test_delete_after_500_is_never_resent_when_every_name_is_still_synced(client: MrsClient, script: Script):
+def test_delete_after_500_is_never_resent_when_every_name_is_still_synced(
+    client: MrsClient, script: Script, budget
+):
     script.json("DELETE", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": [], "group_names": ["devs"]})
     with pytest.raises(OutcomeUnknownError, match="the answer to DELETE "):
-        client.cancel_sync(cluster_id=CLUSTER, group_names=["devs"])
+        client.cancel_sync_iam_user(WHERE, CancelSyncRequest.of(group_names=["devs"]), budget=budget)
     assert [call for call in script.calls if call[0] == "DELETE"] == [("DELETE", "iam-sync-user")]
 
 
-def test_post_500_with_no_retries_left_still_looks_before_failing(client_factory, script: Script):
+def test_post_500_with_no_retries_left_still_looks_before_failing(client_factory, script: Script, budget):
     client = client_factory(make_settings(max_retries=0))
     script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
-    assert client.start_sync(cluster_id=CLUSTER, user_names=["alice"]).state == "synchronizing"
+    assert client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget).state == "synchronizing"
 
 
-def test_a_policy_less_user_whose_answer_was_lost_starts_one_task_not_two(client: MrsClient, script: Script):
+def test_a_policy_less_user_whose_answer_was_lost_starts_one_task_not_two(
+    client: MrsClient, script: Script, budget
+):
     # The task ran at once and skipped dave (no MRS policy); the cluster shows nothing of it.
     script.expect("POST", "iam-sync-user", httpx.RemoteProtocolError("Server disconnected"))
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": [], "group_names": []})
     with pytest.raises(OutcomeUnknownError, match=r"\(RemoteProtocolError: Server disconnected\)"):
-        client.start_sync(cluster_id=CLUSTER, user_names=["dave"])
+        client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(user_names=["dave"]), budget=budget)
     assert [call for call in script.calls if call[0] == "POST"] == [("POST", "iam-sync-user")]
 
 
-def test_post_read_timeout_with_nothing_visible_is_an_unknown_outcome(client_factory, script: Script):
+def test_post_read_timeout_with_nothing_visible_is_an_unknown_outcome(client_factory, script: Script, budget):
     client = client_factory(make_settings(max_retries=0))
     script.expect("POST", "iam-sync-user", httpx.ReadTimeout("timed out"))
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {})
     with pytest.raises(OutcomeUnknownError, match=r"was lost \(ReadTimeout: timed out\)"):
-        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+        client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
 
 
-def test_failed_check_reports_the_original_error_with_a_note(client: MrsClient, script: Script):
+def test_failed_check_reports_the_original_error_with_a_note(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 403, {"error_code": "APIGW.0302", "error_msg": "not authorized"})
     with pytest.raises(ServerError) as caught:
-        client.start_sync(cluster_id=CLUSTER, user_names=["alice"])
+        client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
     assert caught.value.code == "MRS.9999"
     assert any("also failed" in note and "APIGW.0302" in note for note in caught.value.__notes__)
-
-
-# -- waiting -------------------------------------------------------------------------------------------
-
-
-def test_wait_until_idle_polls_with_growing_interval(client: MrsClient, script: Script, clock: FakeClock):
-    for running in (True, True, True, False):
-        script.json("GET", "iam-sync", 200, {"is_synchronizing": running})
-    waited = client.wait_until_idle(cluster_id=CLUSTER, timeout=60, initial_interval=0.5, max_interval=1.0)
-    assert clock.sleeps == [0.5, 1.0, 1.0]
-    assert waited == pytest.approx(2.5)
-
-
-def test_wait_until_idle_returns_zero_when_already_idle(client: MrsClient, script: Script):
-    script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
-    assert client.wait_until_idle(cluster_id=CLUSTER, timeout=10) == 0.0
-
-
-def test_wait_until_idle_times_out_naming_cluster_seconds_and_task_state(
-    client: MrsClient, script: Script, clock
-):
-    for _ in range(3):
-        script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
-    with pytest.raises(SyncTimeoutError) as caught:
-        client.wait_until_idle(cluster_id=CLUSTER, timeout=1.0, initial_interval=0.4, max_interval=2.0)
-    # The last poll is placed so that it still has time to be answered before the budget ends.
-    assert clock.sleeps == [0.4, pytest.approx(0.55)]
-    assert caught.value.cluster_id == CLUSTER
-    assert caught.value.waited == pytest.approx(0.95)
-    message = str(caught.value)
-    assert message.startswith(f"the sync task on cluster {CLUSTER} was still running after ")
-    assert "(the cluster still reports is_synchronizing: true) when timeout_seconds ran out" in message
-
-
-def test_waiting_for_another_task_says_ours_never_started(client: MrsClient, script: Script, clock):
-    for _ in range(3):
-        script.json("GET", "iam-sync", 200, {"is_synchronizing": True})
-    with pytest.raises(SyncTimeoutError, match=r"running another IAM-sync task .* was never started"):
-        client.wait_until_idle(cluster_id=CLUSTER, timeout=0.5, ours=False)
 
 
 # -- logging ---------------------------------------------------------------------------------------------
 
 
-def test_debug_log_has_method_path_status_attempt_and_no_headers(client: MrsClient, script: Script, caplog):
+def test_debug_log_has_method_path_status_attempt_and_no_headers(
+    client: MrsClient, script: Script, budget, caplog
+):
     script.json("GET", "iam-sync", 503, {"error_code": "APIGW.0613", "error_msg": "x"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     with caplog.at_level(logging.DEBUG, logger="mrs_iam_sync.client"):
-        client.is_synchronizing(cluster_id=CLUSTER)
+        client.list_sync_status(WHERE, budget=budget)
     lines = [r.getMessage() for r in caplog.records if r.name == "mrs_iam_sync.client"]
     assert lines[0].startswith(f"GET {BASE}/iam-sync -> 503 (attempt 1, ")
     assert any(line.startswith(f"GET {BASE}/iam-sync -> 200 (attempt 2, ") for line in lines)

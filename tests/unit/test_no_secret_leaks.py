@@ -16,12 +16,16 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
+from mrs_iam_sync.coordinator import wait_until_idle
 from mrs_iam_sync.errors import MrsError
+from mrs_iam_sync.models import CancelSyncRequest, ClusterAddress, UpdateSyncRequest
 from mrs_iam_sync.settings import resolve_settings
 from mrs_iam_sync.signing import AkSkAuth, TokenAuth, parse_authorization
+from mrs_iam_sync.target import ClusterRef
 
-from .helpers import AK, AUTH_TOKEN, CLUSTER, PROJECT, SECURITY_TOKEN, SK, FakeClock, make_settings
+from .helpers import AK, AUTH_TOKEN, ENDPOINT, PROJECT, SECURITY_TOKEN, SK, WHERE, FakeClock, make_settings
 
 CREDENTIALS = (AK, SK, SECURITY_TOKEN, AUTH_TOKEN)
 
@@ -109,19 +113,27 @@ def collector(caplog: pytest.LogCaptureFixture) -> Iterator[Collector]:
     assert collected.texts  # the scenario really produced something to inspect
 
 
-def _run_every_operation(client: MrsClient, collector: Collector) -> None:
-    operations: list[Callable[[], object]] = [
-        lambda: client.start_sync(cluster_id=CLUSTER, user_names=["alice"]),
-        lambda: client.cancel_sync(cluster_id=CLUSTER, group_names=["devs"]),
-        lambda: client.list_synced(cluster_id=CLUSTER),
-        lambda: client.is_synchronizing(cluster_id=CLUSTER),
-        lambda: client.is_synchronous(cluster_id=CLUSTER),
-        lambda: client.wait_until_idle(cluster_id=CLUSTER, timeout=1),
+def _run_every_operation(client: MrsClient, clock: FakeClock, collector: Collector) -> None:
+    operations: list[Callable[[Budget], object]] = [
+        lambda budget: client.update_sync_iam_user(
+            WHERE, UpdateSyncRequest.of(user_names=["alice"]), budget=budget
+        ),
+        lambda budget: client.cancel_sync_iam_user(
+            WHERE, CancelSyncRequest.of(group_names=["devs"]), budget=budget
+        ),
+        lambda budget: client.show_sync_iam_user(WHERE, budget=budget),
+        lambda budget: client.list_sync_status(WHERE, budget=budget),
+        lambda budget: client.list_sync_requirements(WHERE, budget=budget),
     ]
     for operation in operations:
         with pytest.raises(MrsError) as caught:
-            operation()
+            operation(Budget(300, monotonic=clock.monotonic))
         collector.add_exception(caught.value)
+    with pytest.raises(MrsError) as caught:
+        wait_until_idle(
+            client, ClusterRef(ENDPOINT, WHERE), budget=Budget(1, monotonic=clock.monotonic), ours=True
+        )
+    collector.add_exception(caught.value)
 
 
 @pytest.mark.parametrize("variant", list(SETTINGS_VARIANTS))
@@ -141,12 +153,11 @@ def test_error_scenarios_leak_nothing(collector: Collector, variant, status, cod
         settings,
         transport=httpx.MockTransport(handler),
         sleep=clock.sleep,
-        monotonic=clock.monotonic,
         rng=random.Random(1),
     )
     with client:
-        _run_every_operation(client, collector)
-    collector.add(settings, client, client._http.auth, settings.describe_sources())
+        _run_every_operation(client, clock, collector)
+    collector.add(settings, client, client._transport._http.auth, settings.describe_sources())
     if variant != "token":
         assert collector.signatures  # the check below really had signatures to look for
 
@@ -160,14 +171,21 @@ def test_unexpected_body_and_timeouts_leak_nothing(collector: Collector):
 
     clock = FakeClock()
     settings = make_settings(security_token=SecretStr(SECURITY_TOKEN))
-    with MrsClient(
-        settings, transport=httpx.MockTransport(handler), sleep=clock.sleep, monotonic=clock.monotonic
-    ) as client:
+    cluster = ClusterRef(ENDPOINT, WHERE)
+    with MrsClient(settings, transport=httpx.MockTransport(handler), sleep=clock.sleep) as client:
         for call in (
-            lambda: client.is_synchronizing(cluster_id=CLUSTER),
-            lambda: client.wait_until_idle(cluster_id=CLUSTER, timeout=0.1),
-            lambda: client.start_sync(cluster_id="bad/cluster", user_names=["x"]),
-            lambda: client.cancel_sync(cluster_id=CLUSTER, user_names=[""]),
+            lambda: client.list_sync_status(WHERE, budget=Budget(300, monotonic=clock.monotonic)),
+            lambda: wait_until_idle(
+                client, cluster, budget=Budget(0.1, monotonic=clock.monotonic), ours=True
+            ),
+            lambda: client.update_sync_iam_user(
+                ClusterAddress.of(project_id=PROJECT, cluster_id="bad/cluster"),
+                UpdateSyncRequest.of(user_names=["x"]),
+                budget=Budget(300, monotonic=clock.monotonic),
+            ),
+            lambda: client.cancel_sync_iam_user(
+                WHERE, CancelSyncRequest.of(user_names=[""]), budget=Budget(300, monotonic=clock.monotonic)
+            ),
         ):
             with pytest.raises(MrsError) as caught:
                 call()

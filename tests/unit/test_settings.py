@@ -163,13 +163,13 @@ def test_max_retries_and_insecure_precedence():
 def test_defaults():
     settings = resolve_settings(environ=BASE_ENV)
     assert (settings.max_retries, settings.insecure) == (5, False)
-    assert (settings.connect_timeout, settings.read_timeout, settings.deadline_seconds) == (10, 60, 300)
+    assert (settings.connect_timeout, settings.read_timeout) == (10, 60)
 
 
 def test_explicit_timeouts():
-    explicit = {"connect_timeout": "2.5", "read_timeout": 30, "deadline_seconds": 45.0}
+    explicit = {"connect_timeout": "2.5", "read_timeout": 30}
     settings = resolve_settings(explicit=explicit, environ=BASE_ENV)
-    assert (settings.connect_timeout, settings.read_timeout, settings.deadline_seconds) == (2.5, 30.0, 45.0)
+    assert (settings.connect_timeout, settings.read_timeout) == (2.5, 30.0)
 
 
 def test_environ_defaults_to_the_process_environment(monkeypatch):

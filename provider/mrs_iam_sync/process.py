@@ -1,0 +1,84 @@
+"""``ProviderProcess``: what the provider process keeps between Pulumi's calls, in one object.
+
+The stack config that ``configure`` hands over, the pooled clients (one per endpoint), the live
+declarations of the deployment, and one coordinator per cluster. It lives only in the provider
+process (never in the pickled provider), so no credential can reach state; tests build their own
+or ``reset`` it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+
+from mrs_iam_sync.client import MrsClient
+from mrs_iam_sync.coordinator import ClusterCoordinator
+from mrs_iam_sync.declarations import Declarations
+from mrs_iam_sync.inputs import SyncSpec
+from mrs_iam_sync.settings import NAMESPACE, STACK_CONFIG_KEYS, Settings, resolve_settings
+from mrs_iam_sync.target import ClusterRef, Target, resolve_target
+
+
+def stack_config_of(get: Callable[[str], object]) -> dict[str, str]:
+    """The ``huaweicloud:`` keys this provider reads, as strings (objects arrive as JSON text).
+
+    ``get`` looks a full key up, as ``ConfigureRequest.config.get`` does.
+    """
+    values: dict[str, str] = {}
+    for key in STACK_CONFIG_KEYS:
+        value = get(f"{NAMESPACE}:{key}")
+        if value is not None:
+            values[f"{NAMESPACE}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    return values
+
+
+class ProviderProcess:
+    """Shared by every worker thread of the provider server; each part guards itself."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.stack_config: dict[str, str] = {}
+        self.declarations = Declarations()
+        self._clients: dict[str, MrsClient] = {}
+        self._coordinators: dict[ClusterRef, ClusterCoordinator] = {}
+
+    def configure(self, stack_config: Mapping[str, str]) -> None:
+        with self._lock:
+            self.stack_config = dict(stack_config)
+
+    def settings(self) -> Settings:
+        """Provider settings as of now: stack config (from configure) over the environment."""
+        return resolve_settings(stack_config=self.stack_config, environ=os.environ)
+
+    def target(self, spec: SyncSpec) -> Target:
+        return resolve_target(spec, self.settings())
+
+    def client(self, settings: Settings) -> MrsClient:
+        """One pooled client per endpoint, shared by the provider's worker threads."""
+        with self._lock:
+            client = self._clients.get(settings.endpoint)
+            if client is None:
+                client = self._clients[settings.endpoint] = MrsClient(settings)
+            return client
+
+    def coordinator(self, target: Target) -> ClusterCoordinator:
+        client = self.client(target.settings)
+        with self._lock:
+            found = self._coordinators.get(target.cluster)
+            if found is None:
+                found = self._coordinators[target.cluster] = ClusterCoordinator(
+                    target.cluster, client, self.declarations
+                )
+            return found
+
+    def reset(self) -> None:
+        """Forget everything, as a new provider process would (for tests)."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+            self._coordinators.clear()
+            self.stack_config = {}
+        self.declarations.clear()
