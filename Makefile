@@ -62,7 +62,7 @@ emulator-stop:
 up: $(STAMP) $(PULUMI_BIN_FILE) emulator-start
 	@mkdir -p .work/state
 	@$(PULUMI) stack select --create dev --non-interactive >/dev/null
-	$(PULUMI) up --yes --skip-preview --stack dev --non-interactive
+	$(PULUMI) up --yes --skip-preview --stack dev --non-interactive --policy-pack policy --policy-pack-config stacks/policy.dev.json
 	@$(VPY) toolchain/show_synced.py stacks/Pulumi.dev.yaml
 
 down: $(STAMP) $(PULUMI_BIN_FILE)
@@ -74,8 +74,8 @@ test: lint $(PULUMI_BIN_FILE)
 
 lint: $(STAMP)
 	bash toolchain/check-tracked.sh
-	$(VENV)/bin/ruff check provider tests bench toolchain __main__.py
-	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator
+	$(VENV)/bin/ruff check provider tests bench toolchain policy __main__.py
+	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator policy
 
 bench: $(STAMP) $(PULUMI_BIN_FILE)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,emulator,policy,bench]'

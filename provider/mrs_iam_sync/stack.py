@@ -14,7 +14,9 @@ import pulumi
 from mrs_iam_sync.inputs import INPUT_NAMES, parse_inputs
 from mrs_iam_sync.resource import ClusterIamSync
 
-ENTRY_KEYS: Final = frozenset({"name", *INPUT_NAMES})
+OPTION_KEYS: Final = frozenset({"protect"})
+"""Resource options an entry may set: ``protect`` keeps `pulumi destroy` from revoking its access."""
+ENTRY_KEYS: Final = frozenset({"name", *OPTION_KEYS, *INPUT_NAMES})
 
 
 def _entry_problems(index: int, entry: object) -> list[str]:
@@ -29,11 +31,13 @@ def _entry_problems(index: int, entry: object) -> list[str]:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         problems.append(f"{where}.name must be a non-empty string: it names the resource in the stack")
+    if "protect" in entry and not isinstance(entry["protect"], bool):
+        problems.append(f"{where}.protect must be true or false")
     return problems
 
 
 def _field_problems(index: int, entry: Mapping[str, Any]) -> list[str]:
-    _, problems = parse_inputs({key: value for key, value in entry.items() if key != "name"})
+    _, problems = parse_inputs({key: value for key, value in entry.items() if key in INPUT_NAMES})
     return [f"mrs-iam-sync:clusters[{index}] ({entry['name']}).{p.property} {p.reason}" for p in problems]
 
 
@@ -69,9 +73,14 @@ def program() -> None:
     """Declare one ClusterIamSync per configured cluster and export what each one synced."""
     synced: dict[str, pulumi.Output[Any]] = {}
     for entry in read_clusters(pulumi.Config()):
-        options = {key: value for key, value in entry.items() if key not in ("name", "cluster_id")}
+        inputs = {key: value for key, value in entry.items() if key in INPUT_NAMES and key != "cluster_id"}
         # A missing cluster_id is reported by the resource's check, with the other field errors.
-        resource = ClusterIamSync(entry["name"], cluster_id=entry.get("cluster_id", ""), **options)
+        resource = ClusterIamSync(
+            entry["name"],
+            cluster_id=entry.get("cluster_id", ""),
+            opts=pulumi.ResourceOptions(protect=entry.get("protect", False)),
+            **inputs,
+        )
         synced[entry["name"]] = pulumi.Output.all(
             cluster_id=resource.cluster_id,
             users=resource.synced_user_names,

@@ -71,3 +71,13 @@ def test_duplicate_names_are_refused(clusters_config):
 def test_a_non_list_is_refused(clusters_config):
     with pytest.raises(pulumi.RunError, match="must be a list of objects, got dict"):
         read_clusters(clusters_config({"name": "x"}))
+
+
+def test_protect_must_be_a_boolean(clusters_config):
+    entries = [{"name": "a", "cluster_id": CLUSTER, "user_names": ["alice"], "protect": "yes"}]
+    assert error_lines(clusters_config(entries)) == ["mrs-iam-sync:clusters[0].protect must be true or false"]
+
+
+def test_protect_is_accepted_beside_the_inputs(clusters_config):
+    entries = [{"name": "a", "cluster_id": CLUSTER, "user_names": ["alice"], "protect": True}]
+    assert read_clusters(clusters_config(entries)) == entries
