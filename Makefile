@@ -10,6 +10,7 @@ PULUMI_BIN_FILE := .work/pulumi-bin
 EMULATOR_PORT ?= 8470
 EMULATOR_PID := .work/emulator.pid
 EMULATOR_LOG := .work/emulator.log
+WORKFLOWS ?= .github/workflows/*.yml
 # Local, per-checkout state; the passphrase only protects the dev stack's state and is not a secret.
 export PULUMI_BACKEND_URL := file://$(CURDIR)/.work/state
 export PULUMI_CONFIG_PASSPHRASE ?= dev-stack-passphrase-not-a-secret
@@ -18,13 +19,13 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_HOME ?= $(CURDIR)/.work/pulumi-home
 PULUMI = PATH="$$(cat $(PULUMI_BIN_FILE)):$$PATH" pulumi
 
-.PHONY: help install pulumi emulator-start emulator-stop up down test lint bench clean
+.PHONY: help install pulumi emulator-start emulator-stop up down test lint lint-workflows bench clean
 
 help:
 	@echo "make up     deploy the dev stack to the local MRS emulator (starts it)"
 	@echo "make down   destroy the dev stack and stop the emulator"
 	@echo "make test   lint, then every test: unit, emulator, provider, end to end"
-	@echo "make lint   ruff and mypy --strict"
+	@echo "make lint   ruff, mypy --strict, actionlint on .github/workflows"
 	@echo "make bench  benchmarks (bench/RESULTS.md)"
 
 $(STAMP): pyproject.toml
@@ -63,7 +64,7 @@ up: $(STAMP) $(PULUMI_BIN_FILE) emulator-start
 	@mkdir -p .work/state
 	@$(PULUMI) stack select --create dev --non-interactive >/dev/null
 	$(PULUMI) up --yes --skip-preview --stack dev --non-interactive --policy-pack policy --policy-pack-config stacks/policy.dev.json
-	@$(VPY) toolchain/show_synced.py stacks/Pulumi.dev.yaml
+	@echo; PATH="$$(cat $(PULUMI_BIN_FILE)):$$PATH" $(VENV)/bin/mrs-iam-sync show --stack dev
 
 down: $(STAMP) $(PULUMI_BIN_FILE)
 	@if [ -d .work/state/.pulumi ]; then $(MAKE) --no-print-directory emulator-start && $(PULUMI) destroy --yes --skip-preview --stack dev --non-interactive; fi
@@ -72,10 +73,14 @@ down: $(STAMP) $(PULUMI_BIN_FILE)
 test: lint $(PULUMI_BIN_FILE)
 	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VENV)/bin/pytest -n 2 --dist loadgroup tests
 
-lint: $(STAMP)
+lint: $(STAMP) lint-workflows
 	bash toolchain/check-tracked.sh
 	$(VENV)/bin/ruff check provider tests bench toolchain policy __main__.py
 	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator policy
+
+# actionlint: installed, or built once from the Go module proxy (toolchain/get-actionlint.sh).
+lint-workflows:
+	"$$(bash toolchain/get-actionlint.sh)" $(WORKFLOWS)
 
 bench: $(STAMP) $(PULUMI_BIN_FILE)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,emulator,policy,bench]'

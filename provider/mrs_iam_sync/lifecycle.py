@@ -189,13 +189,15 @@ class Lifecycle:
         still = declared(spec) & synced
         outputs["user_names"] = sorted(still.users)
         outputs["group_names"] = sorted(still.groups)
-        inputs = {key: outputs[key] for key in spec.as_inputs()}
-        # Only what differs from the provider's defaults counts as declared: a defaulted project or
-        # region stored as an input would show up as a removed input in later previews.
-        defaults = self.process.settings()
-        for key, default in (("project_id", defaults.project_id), ("region", defaults.region)):
-            if outputs[key] != default:
-                inputs[key] = outputs[key]
+        # Stored state always carries the resolved project and region, but only what differs from
+        # the provider's defaults was declared: stored as inputs, the defaulted ones would show as
+        # removed inputs (`- project_id`) in the next preview.
+        defaults = {"project_id": (settings := self.process.settings()).project_id, "region": settings.region}
+        inputs = {
+            key: outputs[key]
+            for key in spec.as_inputs()
+            if key not in defaults or outputs[key] != defaults[key]
+        }
         return ReadResult(id_=id_, outs=outputs, inputs=inputs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:

@@ -34,6 +34,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+MRS_IAM_SYNC = REPO / ".venv" / "bin" / "mrs-iam-sync"
 STACK = "e2e"
 PASSPHRASE = "e2e-state-passphrase-for-tests-only"
 CLI_TIMEOUT = 240.0
@@ -338,6 +339,29 @@ class Project:
         leftovers = processes_under(self.root)
         kill_processes(leftovers)
         return leftovers
+
+    def mrs_iam_sync(self, *args: str, timeout: float = CLI_TIMEOUT) -> CliResult:
+        """This project's own ``mrs-iam-sync`` command, run in the project with the CLI's environment.
+
+        Never checked: its exit code is part of what the tests assert.
+        """
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [str(MRS_IAM_SYNC), *args],
+            cwd=self.dir,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_processes(process_tree(process.pid))
+            raise CliFailed(f"mrs-iam-sync {' '.join(args)} did not finish within {timeout} s") from None
+        return CliResult(["(mrs-iam-sync)", *args], process.returncode, stdout, stderr, time.monotonic() - started)
 
     def popen(self, *args: str) -> Running:
         """Start a CLI command in its own process group (to interrupt it like Ctrl-C or a killed CI job)."""

@@ -165,6 +165,21 @@ def test_a_principal_cancelled_behind_pulumis_back_shows_on_refresh_and_the_next
     assert settled.returncode == 0, settled
 
 
+def test_a_refresh_preview_with_drift_shows_the_principal_and_nothing_about_project_or_region(
+    project: Project, emulator: Emulator
+) -> None:
+    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi", "ivan"])])
+    project.up()
+    emulator.patch_cluster(ANALYTICS, synced_users=["heidi"])
+
+    preview = project.preview("--refresh", "--diff", check=False)
+
+    assert preview.returncode == 0, preview
+    assert "~ user_names" in preview.stdout, preview
+    assert "project_id" not in preview.stdout, preview
+    assert "region" not in preview.stdout, preview
+
+
 def test_changing_cluster_id_replaces_the_resource_and_the_old_cluster_keeps_principals_it_never_declared(
     project: Project, emulator: Emulator
 ) -> None:

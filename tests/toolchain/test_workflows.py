@@ -1,0 +1,119 @@
+"""The GitHub workflows pass actionlint as ``make lint`` runs it, and actionlint would catch a broken one.
+
+actionlint comes from toolchain/get-actionlint.sh: an installed one, or a build from the Go module
+proxy cached outside the checkout (the first run of these tests may build it).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = REPO / ".github" / "workflows"
+GET_ACTIONLINT = REPO / "toolchain" / "get-actionlint.sh"
+
+
+def lint_workflows(*files: Path) -> subprocess.CompletedProcess[str]:
+    """The Makefile's own recipe, on the given files."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO), "lint-workflows", "WORKFLOWS=" + " ".join(map(str, files))],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_the_three_workflows_pass_actionlint() -> None:
+    files = sorted(WORKFLOWS.glob("*.yml"))
+
+    result = lint_workflows(*files)
+
+    assert [path.name for path in files] == ["deploy.yml", "drift.yml", "preview.yml"]
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_misspelled_pulumi_actions_input_fails_the_lint(tmp_path: Path) -> None:
+    broken = tmp_path / ".github" / "workflows" / "preview.yml"
+    broken.parent.mkdir(parents=True)
+    original = (WORKFLOWS / "preview.yml").read_text()
+    assert "pulumi-version:" in original
+    broken.write_text(original.replace("pulumi-version:", "pulumi-verison:"))
+
+    result = lint_workflows(broken)
+
+    assert result.returncode != 0
+    assert 'input "pulumi-verison" is not defined in action "pulumi/actions@v6"' in result.stdout
+
+
+def test_the_workflows_install_the_pulumi_version_the_toolchain_pins() -> None:
+    pinned = re.search(r'PULUMI_VERSION="\$\{PULUMI_VERSION:-([0-9.]+)\}"', (REPO / "toolchain" / "get-pulumi.sh").read_text())
+    assert pinned is not None
+
+    for workflow in sorted(WORKFLOWS.glob("*.yml")):
+        versions = re.findall(r"pulumi-version: (\S+)", workflow.read_text())
+        assert versions and set(versions) == {pinned[1]}, workflow.name
+
+
+def test_the_dev_preview_uses_the_makefiles_dev_passphrase() -> None:
+    passphrase = re.search(r"PULUMI_CONFIG_PASSPHRASE \?= (\S+)", (REPO / "Makefile").read_text())
+    assert passphrase is not None
+
+    assert f"PULUMI_CONFIG_PASSPHRASE={passphrase[1]}\n" in (WORKFLOWS / "preview.yml").read_text()
+
+
+def test_a_cached_actionlint_is_reused_without_go(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    version = re.search(r'ACTIONLINT_VERSION="\$\{ACTIONLINT_VERSION:-([0-9.]+)\}"', GET_ACTIONLINT.read_text())
+    assert version is not None
+    cached = cache / f"actionlint-v{version[1]}" / "bin" / "actionlint"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("#!/bin/sh\necho cached\n")
+    cached.chmod(0o755)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "sed", "sort", "head", "readlink"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+
+    result = subprocess.run(
+        ["bash", str(GET_ACTIONLINT)],
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path), "MRS_IAM_SYNC_CACHE": str(cache)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"{cached}\n", "")
+
+
+def test_an_old_actionlint_on_path_is_not_used_and_without_go_the_message_says_what_to_install(
+    tmp_path: Path,
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "dirname", "sed", "sort", "head", "readlink"):
+        found = shutil.which(tool)
+        assert found is not None
+        (bin_dir / tool).symlink_to(found)
+    old = bin_dir / "actionlint"
+    old.write_text("#!/bin/sh\necho 1.6.0\n")
+    old.chmod(0o755)
+
+    result = subprocess.run(
+        ["bash", str(GET_ACTIONLINT)],
+        env={"PATH": str(bin_dir), "HOME": str(tmp_path), "MRS_IAM_SYNC_CACHE": str(tmp_path / "cache")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1 and result.stdout == ""
+    assert "actionlint 1.6.0 on PATH is older than" in result.stderr
+    assert "'go' is not installed to build it. Install Go 1.25 or newer, or actionlint." in result.stderr
