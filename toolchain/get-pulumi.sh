@@ -8,11 +8,12 @@
 # the Go module proxy. The result is cached outside the checkout, keyed by
 # version, so later runs and CI reuse it.
 #
-# The official language host lives in its own Go module that has no tags; it is
-# resolved as a pseudo-version at the release commit. When the module proxy
-# cannot serve it (some mirrors do not), toolchain/pulumi_language_python.py, a
-# stand-in that runs programs through Pulumi's own pulumi-language-python-exec,
-# is installed in its place and the script says so.
+# The official Python language host cannot come from the Go module proxy at all:
+# its go.mod replaces github.com/pulumi/pulumi/pkg/v3 with a relative path, so it
+# was never installable as a module, from any mirror. A build from the proxy
+# therefore installs toolchain/pulumi_language_python.py, a stand-in that runs
+# programs (and policy packs) through Pulumi's own Python entry points, in its
+# place, and says so.
 set -euo pipefail
 
 PULUMI_VERSION="${PULUMI_VERSION:-3.274.1}"
@@ -24,7 +25,6 @@ WORK="$TARGET/build"
 REQUIRED=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
 GO_MODULE_SDK="github.com/pulumi/pulumi/sdk/v3"
 GO_MODULE_PKG="github.com/pulumi/pulumi/pkg/v3"
-GO_MODULE_LANGHOST="github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3"
 
 say() { printf '[get-pulumi] %s\n' "$*" >&2; }
 die() { printf '[get-pulumi] error: %s\n' "$*" >&2; exit 1; }
@@ -116,25 +116,6 @@ install_helper_scripts() {
   install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
 }
 
-release_commit() {  # the commit of the release, as the proxy reports it (Origin.Hash); empty if not reported
-  ( cd "$WORK" && go list -m -json "$GO_MODULE_SDK@v$PULUMI_VERSION" 2>/dev/null ) \
-    | sed -n 's/.*"Hash": *"\([0-9a-f]\{40\}\)".*/\1/p' | head -n1
-}
-
-build_official_langhost() {
-  local commit; commit="$(release_commit)"
-  if [ -z "$commit" ]; then
-    say "the Go module proxy does not report the commit of $GO_MODULE_SDK@v$PULUMI_VERSION (no Origin.Hash)"
-    return 1
-  fi
-  say "go get: $GO_MODULE_LANGHOST at ${commit:0:12}"
-  ( cd "$WORK"
-    go get "$GO_MODULE_LANGHOST@$commit" >&2 || exit 1
-    go build -ldflags "-s -w" -o "$BIN/pulumi-language-python" "$GO_MODULE_LANGHOST" >&2 ) || {
-    say "the Go module proxy did not serve $GO_MODULE_LANGHOST at $commit"; return 1; }
-  rm -f "$TARGET/standin-langhost"
-}
-
 install_standin_langhost() {
   say "installing the stand-in Python language host (toolchain/pulumi_language_python.py)"
   install -m 0644 "$HERE/pulumi_language_python.py" "$BIN/pulumi_language_python.py"
@@ -162,9 +143,7 @@ from_go_proxy() {
   go_env
   build_cli
   install_helper_scripts
-  if [ ! -x "$BIN/pulumi-language-python" ]; then
-    build_official_langhost || install_standin_langhost
-  fi
+  [ -x "$BIN/pulumi-language-python" ] || install_standin_langhost
   complete_in "$BIN" || die "build finished but $BIN is incomplete"
 }
 
