@@ -27,7 +27,8 @@ from mrs_guardrails.options import (
     StringList,
     config_schema,
 )
-from mrs_guardrails.subjects import RESOURCE_TYPE, Stack, SyncTarget
+from mrs_guardrails.subjects import Stack, SyncTarget
+from mrs_iam_sync.inputs import RESOURCE_TYPE
 from mrs_iam_sync.rules import MAX_CANCEL_NAMES
 
 Rule = Callable[[SyncTarget, Stack, Mapping[str, Any]], Iterator[str]]

@@ -12,7 +12,8 @@ from collections import defaultdict
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from mrs_guardrails.subjects import RESOURCE_TYPE, Stack, SyncTarget
+from mrs_guardrails.subjects import Stack, SyncTarget
+from mrs_iam_sync.inputs import RESOURCE_TYPE
 
 
 def _targets(args: StackValidationArgs, stack: Stack) -> list[SyncTarget]:

@@ -14,11 +14,8 @@ from typing import Any, Final
 
 import pulumi
 
-from mrs_iam_sync.resource import ClusterIamSync
 from mrs_iam_sync.settings import NAMESPACE
 
-RESOURCE_TYPE: Final = f"pulumi-python:{ClusterIamSync._resource_type_name}"
-"""The type token Pulumi gives ClusterIamSync, derived from the class rather than spelled again."""
 STACK_VARIABLE: Final = "PULUMI_STACK"
 """Where the language host puts the stack's name for ``pulumi.policy`` (it reads it from there too)."""
 

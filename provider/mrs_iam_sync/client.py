@@ -12,10 +12,8 @@ ListClusterSyncStatus ("has the cluster completed IAM sync?"). The methods follo
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Final, TypeVar, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -33,7 +31,7 @@ from mrs_iam_sync.models import (
     UpdateSyncRequest,
 )
 from mrs_iam_sync.settings import Settings
-from mrs_iam_sync.transport import Transport
+from mrs_iam_sync.transport import Transport, TransportOptions
 
 STATE_SYNCHRONIZING: Final = "synchronizing"
 """The one documented ``state`` of a dispatched task."""
@@ -66,17 +64,10 @@ class MrsClient:
     injectable so that tests exercise retries and waiting without a network or a clock.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, **options: Unpack[TransportOptions]) -> None:
         self.settings = settings
-        self.sleep = sleep
-        self._transport = Transport(settings, transport=transport, sleep=sleep, rng=rng)
+        self._transport = Transport(settings, **options)
+        self.sleep = self._transport.sleep
 
     def __repr__(self) -> str:
         return f"MrsClient(endpoint={self.settings.endpoint!r}, project_id={self.settings.project_id!r})"

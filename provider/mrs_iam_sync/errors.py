@@ -106,7 +106,11 @@ class InvalidRequestError(MrsError):
 
 
 class ApiError(MrsError):
-    """An error answer; ``str()`` is one line with the code and request id support will ask for."""
+    """An error answer; ``str()`` is one line with the code and request id support will ask for.
+
+    It carries everything known about the answer and the request it answered; each subclass only
+    knows its usual causes (``hint``), so the context is declared once, here.
+    """
 
     headline = "the MRS API rejected the request"
 
@@ -118,12 +122,24 @@ class ApiError(MrsError):
         message: str,
         request_id: str | None = None,
         operation: str | None = None,
+        cluster_id: str | None = None,
+        project_id: str | None = None,
+        host: str | None = None,
+        scheme: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
         self.code = code
         self.message = message
         self.request_id = request_id
         self.operation = operation
+        self.cluster_id = cluster_id
+        self.project_id = project_id
+        self.host = host
+        self.scheme = scheme
+        """``token`` or ``aksk``: which credential was presented, so a hint names the right one."""
+        self.retry_after = retry_after
+        """The server's Retry-After, in seconds."""
         super().__init__(self._render())
 
     def hint(self) -> str | None:
@@ -143,22 +159,6 @@ class ApiError(MrsError):
 
 class AuthenticationError(ApiError):
     headline = "authentication failed"
-
-    def __init__(
-        self,
-        *,
-        status: int,
-        code: str,
-        message: str,
-        request_id: str | None = None,
-        operation: str | None = None,
-        scheme: str | None = None,
-    ) -> None:
-        self.scheme = scheme
-        """``token`` or ``aksk``: which credential was presented, so the hint names the right one."""
-        super().__init__(
-            status=status, code=code, message=message, request_id=request_id, operation=operation
-        )
 
     def hint(self) -> str | None:
         if self.code == "APIGW.0307":
@@ -192,21 +192,6 @@ class PermissionDeniedError(ApiError):
 class ThrottledError(ApiError):
     headline = "request throttled"
 
-    def __init__(
-        self,
-        *,
-        status: int,
-        code: str,
-        message: str,
-        request_id: str | None = None,
-        operation: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(
-            status=status, code=code, message=message, request_id=request_id, operation=operation
-        )
-
     def hint(self) -> str | None:
         wait = f"; the server asked to wait {self.retry_after:g} s" if self.retry_after is not None else ""
         return f"Too many calls to the API gateway{wait}. Retry later or raise max_retries"
@@ -214,25 +199,6 @@ class ThrottledError(ApiError):
 
 class ClusterNotFoundError(ApiError):
     headline = "cluster not found"
-
-    def __init__(
-        self,
-        *,
-        status: int,
-        code: str,
-        message: str,
-        request_id: str | None = None,
-        operation: str | None = None,
-        cluster_id: str | None = None,
-        project_id: str | None = None,
-        host: str | None = None,
-    ) -> None:
-        self.cluster_id = cluster_id
-        self.project_id = project_id
-        self.host = host
-        super().__init__(
-            status=status, code=code, message=message, request_id=request_id, operation=operation
-        )
 
     def hint(self) -> str | None:
         cluster = self.cluster_id or "?"
@@ -453,36 +419,15 @@ def error_from_response(
     request = _request_of(response)
     operation = describe_request(request) if request is not None else None
     cls = _classify(status, code, coded=parsed.coded)
-    if cls is AuthenticationError:
-        scheme = None
-        if request is not None:
-            scheme = "token" if "X-Auth-Token" in request.headers else "aksk"
-        return AuthenticationError(
-            status=status,
-            code=code,
-            message=message,
-            request_id=request_id,
-            operation=operation,
-            scheme=scheme,
-        )
-    if cls is ThrottledError:
-        return ThrottledError(
-            status=status,
-            code=code,
-            message=message,
-            request_id=request_id,
-            operation=operation,
-            retry_after=parse_retry_after(response),
-        )
-    if cls is ClusterNotFoundError:
-        return ClusterNotFoundError(
-            status=status,
-            code=code,
-            message=message,
-            request_id=request_id,
-            operation=operation,
-            cluster_id=cluster_id,
-            project_id=project_id,
-            host=request.url.netloc.decode("ascii") if request is not None else None,
-        )
-    return cls(status=status, code=code, message=message, request_id=request_id, operation=operation)
+    return cls(
+        status=status,
+        code=code,
+        message=message,
+        request_id=request_id,
+        operation=operation,
+        cluster_id=cluster_id,
+        project_id=project_id,
+        host=request.url.netloc.decode("ascii") if request is not None else None,
+        scheme=None if request is None else ("token" if "X-Auth-Token" in request.headers else "aksk"),
+        retry_after=parse_retry_after(response),
+    )

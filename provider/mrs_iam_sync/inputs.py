@@ -22,6 +22,11 @@ from mrs_iam_sync.rules import (
     principal_name_problem,
 )
 
+RESOURCE_MODULE: Final = "mrs"
+RESOURCE_NAME: Final = "ClusterIamSync"
+RESOURCE_TYPE: Final = f"pulumi-python:dynamic/{RESOURCE_MODULE}:{RESOURCE_NAME}"
+"""The type token Pulumi gives a dynamic resource of that module and name (plan and policy match on it)."""
+
 UNKNOWN: Final = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 """The value Pulumi's RPC layer puts where an input is not known yet (preview of a computed value)."""
 
@@ -36,6 +41,9 @@ OUTPUT_NAMES: Final = (
     "last_synced_at",
 )
 """Outputs the resource class declares as ``None`` inputs so that they exist as attributes."""
+
+REPLACE_ON: Final = ("cluster_id", "project_id", "region")
+"""A principal set cannot move between clusters: changing where it lives means a new resource."""
 
 INPUT_NAMES: Final = (
     "cluster_id",

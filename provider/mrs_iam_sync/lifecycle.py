@@ -33,12 +33,10 @@ from pulumi.dynamic import (
 
 from mrs_iam_sync.call import ResourceCall, declared
 from mrs_iam_sync.errors import ClusterNotFoundError, MrsError, ProvisioningError
-from mrs_iam_sync.inputs import INPUT_NAMES, SyncSpec, parse_inputs
+from mrs_iam_sync.inputs import INPUT_NAMES, REPLACE_ON, SyncSpec, parse_inputs
 from mrs_iam_sync.process import ProviderProcess, stack_config_of
 from mrs_iam_sync.server_threads import lift_worker_ceiling
 
-REPLACE_ON: Final = ("cluster_id", "project_id", "region")
-"""A principal set cannot move between clusters; a new cluster means a new resource."""
 UPDATE_ON: Final = tuple(name for name in INPUT_NAMES if name not in REPLACE_ON)
 """Every other input changes in place: derived, so a new input can never be left out of diff."""
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final, TypedDict
+from typing import TYPE_CHECKING, Final, TypedDict
 
-from mrs_iam_sync.models import SyncedPrincipals
 from mrs_iam_sync.rules import MAX_CANCEL_NAMES
+
+if TYPE_CHECKING:  # the plan CLI uses Principals without loading pydantic
+    from mrs_iam_sync.models import SyncedPrincipals
 
 
 class PrincipalNames(TypedDict):

@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from mrs_iam_sync.inputs import OUTPUT_NAMES
+from mrs_iam_sync.inputs import OUTPUT_NAMES, RESOURCE_MODULE, RESOURCE_NAME
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 
@@ -23,7 +23,7 @@ def _as_list(names: Any) -> Any:
     return names
 
 
-class ClusterIamSync(Resource, module="mrs", name="ClusterIamSync"):
+class ClusterIamSync(Resource, module=RESOURCE_MODULE, name=RESOURCE_NAME):
     """The IAM users and groups one stack synchronizes into one MRS cluster's Manager.
 
     The resource owns exactly the principals it declares: it syncs them on

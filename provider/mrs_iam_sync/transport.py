@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Final, NoReturn, TypeVar
+from typing import Final, NoReturn, TypedDict, TypeVar, Unpack
 
 import httpx
 
@@ -117,6 +117,14 @@ def _cause(error: Exception, *, secrets: tuple[str, ...]) -> str:
     return scrub(f"{type(error).__name__}: {error}".rstrip(": "), secrets=secrets)
 
 
+class TransportOptions(TypedDict, total=False):
+    """What tests inject in place of the network, the sleep and the chance (defaults: the real ones)."""
+
+    transport: httpx.BaseTransport | None
+    sleep: Callable[[float], None]
+    rng: random.Random | None
+
+
 class Transport:
     """One pooled, signing HTTP client for one endpoint; safe to share between threads.
 
@@ -124,17 +132,10 @@ class Transport:
     waiting; the clock is the one of the Budget each call brings.
     """
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: random.Random | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, **options: Unpack[TransportOptions]) -> None:
         self.settings = settings
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self.sleep = options.get("sleep", time.sleep)
+        self._rng = options.get("rng") or random.Random()
         credentials = (settings.access_key, settings.secret_key, settings.security_token, settings.auth_token)
         self._secrets = tuple(secret.get_secret_value() for secret in credentials if secret is not None)
         self.host = httpx.URL(settings.endpoint).netloc.decode("ascii")
@@ -142,7 +143,7 @@ class Transport:
         self._http = httpx.Client(
             base_url=settings.endpoint,
             auth=_auth_for(settings),
-            transport=transport,
+            transport=options.get("transport"),
             headers={"User-Agent": USER_AGENT},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             verify=not settings.insecure,
@@ -214,7 +215,7 @@ class Transport:
 
     def _attempts(self, budget: Budget) -> _Attempts:
         return _Attempts(
-            max_retries=self.settings.max_retries, budget=budget, sleep=self._sleep, rng=self._rng
+            max_retries=self.settings.max_retries, budget=budget, sleep=self.sleep, rng=self._rng
         )
 
     def _give_up(self, error: Exception, attempts: _Attempts, *, note: str | None = None) -> NoReturn:

@@ -26,7 +26,8 @@ from pulumi_policy import (
 from mrs_guardrails import POLICIES
 from mrs_guardrails.resource_policies import NO_FULL_SYNC, PRINCIPAL_LIMIT, PRINCIPAL_NAMES
 from mrs_guardrails.stack_policies import SINGLE_OWNER
-from mrs_guardrails.subjects import RESOURCE_TYPE, Stack
+from mrs_guardrails.subjects import Stack
+from mrs_iam_sync.inputs import RESOURCE_TYPE
 from mrs_iam_sync.rules import MAX_CANCEL_NAMES
 
 REPO = Path(__file__).resolve().parents[2]

@@ -29,12 +29,10 @@ from enum import StrEnum
 from typing import Any, Final
 
 from mrs_iam_sync.cli.outcome import CommandFailed, Outcome
-from mrs_iam_sync.inputs import UNKNOWN
+from mrs_iam_sync.inputs import REPLACE_ON, RESOURCE_TYPE, UNKNOWN
+from mrs_iam_sync.principals import NOBODY, Principals
 
-RESOURCE_TYPE: Final = "pulumi-python:dynamic/mrs:ClusterIamSync"
-"""The type token Pulumi gives ClusterIamSync (module ``mrs``, name ``ClusterIamSync``, see resource.py)."""
-
-CLUSTER_INPUTS: Final = frozenset({"cluster_id", "project_id", "region"})
+CLUSTER_INPUTS: Final = frozenset(REPLACE_ON)
 """Inputs that name the cluster: a change of one replaces the resource on another cluster.
 
 A forced replacement (``pulumi up --replace``) names ``id`` instead and stays on its cluster.
@@ -67,27 +65,6 @@ class FullSync(StrEnum):
     OFF = "off"
     KEPT = "kept"
     """The resource goes away but its full sync stays: a full sync has no owner, so nothing is cancelled."""
-
-
-@dataclass(frozen=True)
-class Principals:
-    users: frozenset[str] = frozenset()
-    groups: frozenset[str] = frozenset()
-
-    def __bool__(self) -> bool:
-        return bool(self.users or self.groups)
-
-    def __sub__(self, other: Principals) -> Principals:
-        return Principals(self.users - other.users, self.groups - other.groups)
-
-    def __and__(self, other: Principals) -> Principals:
-        return Principals(self.users & other.users, self.groups & other.groups)
-
-    def __or__(self, other: Principals) -> Principals:
-        return Principals(self.users | other.users, self.groups | other.groups)
-
-
-NOBODY: Final = Principals()
 
 
 @dataclass(frozen=True)

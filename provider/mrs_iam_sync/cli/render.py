@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from mrs_iam_sync.cli.preview import Action, ClusterChange, FullSync, Plan, PolicyViolation, Principals
+from mrs_iam_sync.cli.preview import Action, ClusterChange, FullSync, Plan, PolicyViolation
+from mrs_iam_sync.principals import Principals
 
 COMMENT_BUDGET: Final = 60_000
 """GitHub refuses comments over 65,536 characters; leave room for what a workflow adds."""
