@@ -16,7 +16,8 @@ Layout, one concern per module:
 * ``options``: every setting, declared once; ``__main__``: the CLI built from it;
 * ``routes``: method + path -> handler; ``handlers``: the five endpoints;
 * ``backend``: state per project and cluster, no HTTP; ``clusters``: a cluster and its tasks;
-* ``payloads``: request bodies; ``auth``: the gateway's authentication;
+* ``payloads``: request bodies; ``jsonbody``: untrusted JSON within bounds; ``auth``: the gateway's
+  authentication;
 * ``errors``: codes and the error body; ``faults``: injected failures; ``reqlog``: the request log;
 * ``control``: the ``/_emulator/`` API; ``seed`` and ``persistence``: files;
 * ``app``: the WSGI pipeline; ``wsgi_server``: keep-alive HTTP/1.1 over sockets;

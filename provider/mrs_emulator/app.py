@@ -57,6 +57,12 @@ if TYPE_CHECKING:
 
 MAX_BODY_BYTES: Final = 12 * 1024 * 1024
 """The gateway's documented body limit, 12 MB (taken as MiB)."""
+REPEATED_HEADERS_KEY: Final = "mrs_emulator.repeated_headers"
+"""WSGI environ key under which the emulator's server lists the header names sent more than once.
+
+WSGI joins repeated headers into one value, so without it the app could not tell
+``Authorization: a`` + ``Authorization: b`` from one header ``a,b``.
+"""
 
 _log = logging.getLogger("mrs_emulator")
 _access_log = logging.getLogger("mrs_emulator.access")
@@ -90,6 +96,16 @@ class EmulatorApp:
     def backend(self) -> EmulatorBackend:
         return self.context.backend
 
+    def close(self) -> None:
+        """Release the state file (its lock); the app still answers, but can no longer save."""
+        self.context.close()
+
+    def __enter__(self) -> EmulatorApp:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         request_id = uuid.uuid4().hex
@@ -108,10 +124,11 @@ class EmulatorApp:
     # -- control API ---------------------------------------------------------------------------
 
     def _serve_control(self, request: Request, request_id: str) -> Response:
-        found = routes.match(routes.CONTROL_ROUTES, request.method, request.path)
+        raw_path = _raw_path(request.environ)
+        found = routes.match(routes.CONTROL_ROUTES, _method(request), request.path, raw_path)
         try:
             if found is None:
-                raise control_error(404, f"no control endpoint {request.method} {request.path}")
+                raise control_error(404, f"no control endpoint {_method(request)} {request.path}")
             handler, args = found
             try:
                 content = _read_body(request)
@@ -120,7 +137,7 @@ class EmulatorApp:
             response = handler(ControlCall(context=self.context, content=content, args=args))
         except ApiError as exc:
             response = error_response(exc, request_id)
-        _access_log.info("control %s %s %s", request.method, request.path, response.status_code)
+        _access_log.info("control %s %s %s", _method(request), request.path, response.status_code)
         return response
 
     # -- emulated API --------------------------------------------------------------------------
@@ -129,7 +146,7 @@ class EmulatorApp:
         started = time.perf_counter()
         arrived = self.context.clock.now()
         raw_path = _raw_path(request.environ)
-        plan = self.context.faults.plan(request.method, raw_path)
+        plan = self.context.faults.plan(_method(request), raw_path)
         outcome = _Outcome()
         try:
             return self._faulted(plan, request, raw_path, request_id, outcome)
@@ -182,7 +199,7 @@ class EmulatorApp:
         auth_kind = presented_kind(_received(request, raw_path, b""))
         self.context.requests.record(
             LogEntry(
-                method=request.method,
+                method=_method(request),
                 path=raw_path,
                 status=status,
                 error_code=outcome.error_code,
@@ -195,7 +212,7 @@ class EmulatorApp:
         )
         _access_log.info(
             "%s %s %s %s %.1fms auth=%s request_id=%s",
-            request.method,
+            _method(request),
             raw_path,
             status if status is not None else "dropped",
             outcome.error_code or "-",
@@ -214,9 +231,9 @@ class EmulatorApp:
     def _authenticated_call(self, request: Request, raw_path: str) -> Response:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             raise body_too_large(MAX_BODY_BYTES)
-        found = routes.match(routes.API_ROUTES, request.method, request.path)
+        found = routes.match(routes.API_ROUTES, _method(request), request.path, raw_path)
         if found is None:
-            raise api_not_found(request.method, raw_path)
+            raise api_not_found(_method(request), raw_path)
         handler, args = found
         body = _read_body(request)
         backend = self.context.backend
@@ -249,6 +266,11 @@ def _read_body(request: Request) -> bytes:
     return body
 
 
+def _method(request: Request) -> str:
+    """The method as sent: werkzeug's ``Request.method`` upper-cases it, which would hide ``get``."""
+    return str(request.environ.get("REQUEST_METHOD", ""))
+
+
 def _raw_path(environ: WSGIEnvironment) -> str:
     """The path exactly as sent (percent-encoding intact), without the query.
 
@@ -259,7 +281,10 @@ def _raw_path(environ: WSGIEnvironment) -> str:
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if isinstance(target, str) and target:
         if "://" in target.split("?", 1)[0]:
-            target = urlsplit(target).path or "/"
+            try:
+                target = urlsplit(target).path or "/"
+            except ValueError:  # the emulator's server refuses such targets; another caller may not
+                return "/"
         return target.split("?", 1)[0]
     path_info = str(environ.get("PATH_INFO", "/"))
     return quote(path_info.encode("latin-1"), safe="/-_.~!$&'()*+,;=:@")
@@ -275,14 +300,20 @@ def _wire_text(value: str) -> str:
 
 def _received(request: Request, raw_path: str, body: bytes) -> ReceivedRequest:
     headers: dict[str, str] = {}
+    repeated = set(request.environ.get(REPEATED_HEADERS_KEY, ()))
     for name, value in request.headers.items():
         key = name.lower()
         text = _wire_text(value)
-        headers[key] = f"{headers[key]},{text}" if key in headers else text
+        if key in headers:
+            repeated.add(key)
+            headers[key] = f"{headers[key]},{text}"
+        else:
+            headers[key] = text
     return ReceivedRequest(
-        method=request.method,
+        method=_method(request),
         raw_path=raw_path,
         raw_query=_wire_text(str(request.environ.get("QUERY_STRING", ""))),
         headers=headers,
         body=body,
+        repeated=frozenset(repeated),
     )

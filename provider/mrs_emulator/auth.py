@@ -10,7 +10,12 @@ is the gateway's policy around the signature:
 * ``Authorization`` wins when both it and ``X-Auth-Token`` are present (the
   official SDK skips signing when ``Authorization`` is set; emulator choice);
 * ``x-sdk-date`` must be among the signed headers, and the date within the
-  allowed skew of the emulator clock (15 minutes by default);
+  allowed skew of the emulator clock (15 minutes by default); ``host`` need
+  not be signed (the signing guide makes only ``X-Sdk-Date`` mandatory), but
+  every header named in ``SignedHeaders`` must be in the request;
+* the headers that carry credentials or select them (``Authorization``,
+  ``X-Auth-Token``, ``X-Sdk-Date``, ``X-Security-Token``, ``X-Project-Id``)
+  may each appear once: two values would leave it open which one counts;
 * a temporary access key needs its ``X-Security-Token``, sent *and signed*
   (the SDK always signs it; requiring it is an emulator choice); a permanent
   key must not send one;
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal
 from urllib.parse import parse_qsl
@@ -56,6 +61,14 @@ _MASKED_HEADERS: Final = frozenset(
     {"authorization", HEADER_SECURITY_TOKEN.lower(), HEADER_AUTH_TOKEN.lower()}
 )
 """Signed-header values that are secrets or carry the signature; masked in any message."""
+SINGLE_HEADERS: Final = (
+    "Authorization",
+    HEADER_AUTH_TOKEN,
+    HEADER_DATE,
+    HEADER_SECURITY_TOKEN,
+    HEADER_PROJECT,
+)
+"""Headers a request may carry at most once (emulator choice: which of two values would count?)."""
 
 
 @dataclass(frozen=True)
@@ -66,15 +79,19 @@ class ReceivedRequest:
     raw_path: str
     raw_query: str
     headers: Mapping[str, str]
-    """Case-insensitive lookup is the caller's business; keys are compared lowercased here."""
+    """Names in any case; :meth:`header` looks them up case-insensitively."""
     body: bytes
+    repeated: frozenset[str] = frozenset()
+    """Lowercased names of the headers that came more than once (their values arrive joined by ',')."""
+    _by_lower_name: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "_by_lower_name", {key.lower(): value for key, value in self.headers.items()}
+        )
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == wanted:
-                return value
-        return None
+        return self._by_lower_name.get(name.lower())
 
 
 @dataclass(frozen=True)
@@ -137,6 +154,9 @@ class Authenticator:
         self, request: ReceivedRequest, *, project_id: str, max_skew_seconds: float = 900.0
     ) -> Identity:
         """Return the identity or raise the gateway's :class:`~.errors.ApiError`."""
+        for name in SINGLE_HEADERS:
+            if name.lower() in request.repeated:
+                raise authentication_failed(f"the request carries more than one {name} header")
         kind = presented_kind(request)
         if kind == "aksk":
             identity = self._verify_signature(request, project_id, max_skew_seconds)
@@ -165,6 +185,9 @@ class Authenticator:
             raise authentication_failed(f"Get secretKey failed: access key {parsed.access_key} is unknown")
         signed = tuple(name.lower() for name in parsed.signed_headers)
         sdk_date = self._checked_date(request, signed, max_skew)
+        for name in signed:
+            if request.header(name) is None:
+                raise authentication_failed(f"the signed header {name[:64]!r} is not in the request")
         headers = {name: request.header(name) or "" for name in signed}
         canonical = canonical_request(
             method=request.method,

@@ -22,6 +22,12 @@ Semantics (documented facts first, emulator choices marked):
 * ``is_synchronous`` is false until any task (sync or cancel) has completed
   on the cluster, then true (emulator choice; settable via the control API);
 * targets are resolved against IAM when the task is accepted.
+
+With a state file, every change is saved before the operation returns, so
+memory and file agree between operations.  A save that fails undoes the
+change in memory (back to the last saved state) and raises
+:class:`StateNotSaved`: the caller answers with an error, and nothing is
+acknowledged that a restart would lose.
 """
 
 from __future__ import annotations
@@ -31,13 +37,20 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from mrs_emulator.clock import Clock, iso_utc
 from mrs_emulator.clusters import Cluster, SyncTask, TaskKind
 from mrs_emulator.options import EmulatorOptions
 from mrs_emulator.payloads import CancelRequest, SyncRequest
-from mrs_emulator.persistence import ProjectState, StateDocument, StateStore
+from mrs_emulator.persistence import (
+    ProjectState,
+    StateDocument,
+    StateFileError,
+    StateStore,
+    StateTooLarge,
+    StateWriteError,
+)
 from mrs_emulator.seed import ProjectSeed, Seed
 
 _log = logging.getLogger(__name__)
@@ -57,6 +70,15 @@ class ClusterNotFound(BackendError):
 
 class UnknownNames(BackendError):
     pass
+
+
+class StateNotSaved(BackendError):
+    """The state file could not be written; the change was undone in memory too."""
+
+    def __init__(self, message: str, *, too_large: bool) -> None:
+        super().__init__(message)
+        self.too_large = too_large
+        """The change itself was refused (the file would outgrow its limit): no retry can help."""
 
 
 class TaskAlreadyRunning(BackendError):
@@ -121,10 +143,17 @@ class EmulatorBackend:
         self.clock = clock
         self._options = options
         self._store = store
+        self._saved: dict[str, Any] | None = None
+        """The state file's content as last written: what a failed save rolls memory back to."""
         self._projects = self._projects_from_seed()
-        document = store.load() if store is not None else None
-        if document is not None:
-            self._restore(document)
+        if store is not None:
+            document = store.load()
+            if document is not None:
+                self._restore(document)
+            try:
+                self._persist()  # memory and file agree from the start, and the file is writable
+            except StateNotSaved as exc:
+                raise StateFileError(f"{store.path}: (file): cannot be written: {exc.message}") from None
 
     # -- options -----------------------------------------------------------------------------
 
@@ -249,9 +278,18 @@ class EmulatorBackend:
             ]
 
     def save(self) -> None:
-        """Write the state file now (used on shutdown); a no-op without ``--state``."""
+        """Write the state file now (used on shutdown); a no-op without ``--state``.
+
+        Raises :class:`StateNotSaved` when the file cannot be written.
+        """
         with self._lock:
             self._persist()
+
+    def close(self) -> None:
+        """Release the state file's lock; the backend answers on, but can no longer save."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -282,9 +320,9 @@ class EmulatorBackend:
         if (unknown_users or unknown_groups) and self._options.unknown_names == "reject":
             parts = []
             if unknown_users:
-                parts.append("users " + ", ".join(unknown_users))
+                parts.append("users " + _listing(unknown_users))
             if unknown_groups:
-                parts.append("groups " + ", ".join(unknown_groups))
+                parts.append("groups " + _listing(unknown_groups))
             raise UnknownNames("unknown IAM " + "; ".join(parts))
         users = frozenset(
             name for name in request.user_names if name in iam.users and iam.users[name].mrs_policy
@@ -316,6 +354,7 @@ class EmulatorBackend:
         return task
 
     def _persist(self) -> None:
+        """Save everything; on failure, undo in memory what the last save does not hold, and raise."""
         if self._store is None:
             return
         document = StateDocument(
@@ -325,7 +364,13 @@ class EmulatorBackend:
                 for project in self._projects.values()
             ],
         )
-        self._store.save(document)
+        try:
+            self._saved = self._store.save(document)
+        except StateWriteError as exc:
+            _log.warning("state file %s not written, the change is undone: %s", self._store.path, exc)
+            if self._saved is not None:
+                self._restore(StateDocument.model_validate(self._saved))
+            raise StateNotSaved(str(exc), too_large=isinstance(exc, StateTooLarge)) from None
 
     def _restore(self, document: StateDocument) -> None:
         for record in document.projects:
@@ -336,3 +381,13 @@ class EmulatorBackend:
                 )
                 continue
             project.clusters = {cluster.id: cluster for cluster in record.clusters}
+
+
+_LISTED: Final = 10
+"""Names shown in a message before the rest is counted: a body may name millions."""
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    rest = len(names) - _LISTED
+    return shown if rest <= 0 else f"{shown} and {rest} more"

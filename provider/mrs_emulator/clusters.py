@@ -3,15 +3,20 @@
 Both types are pydantic models, so the ``--state`` file stores exactly these objects and loads
 them back validated: there is no second, record-shaped copy of their fields to keep in step.
 Name sets are written sorted, so a state file does not change when nothing in it did.
+
+The field rules are the seed's (cluster ids, non-empty names) plus times that are finite and
+renderable, so a state file loads only values the emulator could have produced itself: no
+cluster ``../../etc``, no task that finishes at ``NaN`` and stays "synchronizing" forever.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
 
-from mrs_emulator.clock import iso_utc
+from mrs_emulator.clock import EARLIEST, LAST_RENDERABLE, iso_utc
+from mrs_emulator.seed import ClusterId, Name
 
 TASK_HISTORY: Final = 20
 """Completed tasks kept per cluster for the control API; enough to inspect a test's steps."""
@@ -19,20 +24,29 @@ TASK_HISTORY: Final = 20
 TaskKind = Literal["sync", "cancel"]
 TaskState = Literal["queued", "running", "completed"]
 
+Timestamp = Annotated[float, Field(allow_inf_nan=False, ge=EARLIEST, le=LAST_RENDERABLE)]
+"""Epoch seconds on the emulator clock, within what an ISO date can show."""
+
 
 class SyncTask(BaseModel):
     """One accepted POST or DELETE; its times are on the emulator clock, in epoch seconds."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
+    id: Name
     kind: TaskKind
-    users: frozenset[str]
-    groups: frozenset[str]
-    accepted_at: float
-    starts_at: float
-    finishes_at: float
-    completed_at: float | None = None
+    users: frozenset[Name]
+    groups: frozenset[Name]
+    accepted_at: Timestamp
+    starts_at: Timestamp
+    finishes_at: Timestamp
+    completed_at: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _in_order(self) -> SyncTask:
+        if not self.accepted_at <= self.starts_at <= self.finishes_at:
+            raise ValueError("accepted_at <= starts_at <= finishes_at must hold")
+        return self
 
     @field_serializer("users", "groups")
     def _sorted(self, names: frozenset[str]) -> list[str]:
@@ -63,10 +77,10 @@ class Cluster(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
-    name: str
-    synced_users: set[str] = Field(default_factory=set)
-    synced_groups: set[str] = Field(default_factory=set)
+    id: ClusterId
+    name: Name
+    synced_users: set[Name] = Field(default_factory=set)
+    synced_groups: set[Name] = Field(default_factory=set)
     is_synchronous: bool = False
     tasks: list[SyncTask] = Field(default_factory=list)
     """The last completed tasks, oldest first, then the queued and running ones in the order they run."""

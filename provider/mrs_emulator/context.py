@@ -24,8 +24,16 @@ class EmulatorContext:
     clock: Clock
 
     def reset(self) -> None:
-        """Back to the seed; faults, the request log and the clock offset are cleared; options stay."""
+        """Back to the seed; faults, the request log and the clock offset are cleared; options stay.
+
+        The backend goes first: when its state file cannot be written it raises, and then nothing
+        else has changed either.
+        """
+        self.backend.reset()
         self.faults.clear()
         self.requests.clear()
         self.clock.set_offset(0.0)
-        self.backend.reset()
+
+    def close(self) -> None:
+        """Release what outlives requests: the state file's lock."""
+        self.backend.close()

@@ -7,7 +7,6 @@ Errors use ``EMULATOR.<status>`` codes, which no real service returns.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,13 +16,15 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from werkzeug.wrappers import Response
 
-from mrs_emulator.backend import ClusterNotFound
-from mrs_emulator.clock import iso_utc
+from mrs_emulator.backend import ClusterNotFound, StateNotSaved
+from mrs_emulator.clock import ClockRangeError, iso_utc
 from mrs_emulator.context import EmulatorContext
 from mrs_emulator.errors import control_error
 from mrs_emulator.faults import FaultSpec
 from mrs_emulator.handlers import json_reply
+from mrs_emulator.jsonbody import JsonError, parse_json
 from mrs_emulator.options import OptionsError
+from mrs_emulator.seed import Name
 from mrs_emulator.validation import first_error
 from mrs_iam_sync.rules import CLUSTER_ID_PATTERN, CLUSTER_ID_RULE, PROJECT_ID_PATTERN, PROJECT_ID_RULE
 from mrs_iam_sync.signing import SDK_DATE_FORMAT
@@ -41,9 +42,9 @@ class ControlCall:
     def json_object(self) -> dict[str, Any]:
         """The JSON object in the body; an empty body means ``{}``."""
         try:
-            data = json.loads(self.content) if self.content.strip() else {}
-        except ValueError as exc:
-            raise control_error(400, f"the body is not valid JSON: {exc}") from None
+            data = parse_json(self.content) if self.content.strip() else {}
+        except JsonError as exc:
+            raise control_error(400, f"the body {exc}") from None
         if not isinstance(data, dict):
             raise control_error(400, "the body must be a JSON object")
         return data
@@ -67,7 +68,8 @@ class _Body(BaseModel):
 
 
 class ClockBody(_Body):
-    offset_seconds: float | None = None
+    offset_seconds: float | None = Field(default=None, allow_inf_nan=False, strict=True)
+    """Finite, and such that "now" stays in the clock's range (checked by the clock itself)."""
     now: str | None = None
     """An absolute time instead of an offset: ISO 8601, or an X-Sdk-Date such as 20240102T030405Z."""
 
@@ -79,21 +81,30 @@ class ClockBody(_Body):
 
 
 class ClusterPatch(_Body):
-    synced_users: list[str] | None = None
-    synced_groups: list[str] | None = None
+    """Names unknown to IAM are welcome (drift), but they follow the seed's rule, as the state file's do."""
+
+    synced_users: list[Name] | None = None
+    synced_groups: list[Name] | None = None
     is_synchronous: bool | None = None
 
 
 class ClusterCreate(_Body):
-    name: str | None = Field(default=None, min_length=1)
+    name: Name | None = None
 
 
 @contextmanager
-def _missing_as_404() -> Iterator[None]:
+def _backend_errors() -> Iterator[None]:
+    """A missing cluster is a 404; a change the state file could not take was undone: 503 (or 413)."""
     try:
         yield
     except ClusterNotFound as exc:
         raise control_error(404, exc.message) from None
+    except StateNotSaved as exc:
+        if exc.too_large:
+            raise control_error(413, f"nothing was changed, as {exc.message}") from None
+        raise control_error(
+            503, f"the state file could not be written, so nothing was changed: {exc.message}"
+        ) from None
 
 
 def health(call: ControlCall) -> Response:
@@ -101,7 +112,8 @@ def health(call: ControlCall) -> Response:
 
 
 def reset(call: ControlCall) -> Response:
-    call.context.reset()
+    with _backend_errors():
+        call.context.reset()
     return json_reply(200, {"reset": True})
 
 
@@ -145,25 +157,31 @@ def show_clock(call: ControlCall) -> Response:
 
 
 def set_clock(call: ControlCall) -> Response:
+    """The clock checks the value before taking it, so a refused one leaves it as it was."""
     body = call.body(ClockBody)
     clock = call.context.clock
-    if body.offset_seconds is not None:
-        clock.set_offset(body.offset_seconds)
-    elif body.now is not None:
-        clock.set_now(_parse_time(body.now).timestamp())
+    try:
+        if body.offset_seconds is not None:
+            clock.set_offset(body.offset_seconds)
+        elif body.now is not None:
+            clock.set_now(_parse_time(body.now))
+    except ClockRangeError as exc:
+        field = "offset_seconds" if body.offset_seconds is not None else "now"
+        raise control_error(400, f"{field}: {exc}") from None
     return json_reply(200, _clock_json(call))
 
 
-def _parse_time(text: str) -> datetime:
+def _parse_time(text: str) -> float:
+    """Epoch seconds of an X-Sdk-Date or an ISO 8601 time (UTC when it names no zone)."""
     try:
-        return datetime.strptime(text, SDK_DATE_FORMAT).replace(tzinfo=UTC)
+        return datetime.strptime(text, SDK_DATE_FORMAT).replace(tzinfo=UTC).timestamp()
     except ValueError:
         pass
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise control_error(400, f"now: {text!r} is neither ISO 8601 nor YYYYMMDDTHHMMSSZ") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError):
+        raise control_error(400, f"now: {text[:64]!r} is neither ISO 8601 nor YYYYMMDDTHHMMSSZ") from None
 
 
 def show_settings(call: ControlCall) -> Response:
@@ -183,10 +201,12 @@ def update_settings(call: ControlCall) -> Response:
 
 def show_state(call: ControlCall) -> Response:
     context = call.context
+    with _backend_errors():
+        projects = context.backend.dump()
     return json_reply(
         200,
         {
-            "projects": context.backend.dump(),
+            "projects": projects,
             "options": context.backend.options.live_settings(),
             "clock": _clock_json(call),
             "faults": context.faults.describe(),
@@ -195,13 +215,13 @@ def show_state(call: ControlCall) -> Response:
 
 
 def show_cluster(call: ControlCall) -> Response:
-    with _missing_as_404():
+    with _backend_errors():
         return json_reply(200, call.context.backend.cluster_json(*call.cluster_key))
 
 
 def patch_cluster(call: ControlCall) -> Response:
     body = call.body(ClusterPatch)
-    with _missing_as_404():
+    with _backend_errors():
         view = call.context.backend.patch_cluster(
             *call.cluster_key,
             synced_users=body.synced_users,
@@ -219,13 +239,13 @@ def create_cluster(call: ControlCall) -> Response:
         raise control_error(400, f"cluster_id {CLUSTER_ID_RULE}")
     body = call.body(ClusterCreate)
     backend = call.context.backend
-    with _missing_as_404():
+    with _backend_errors():
         created = backend.create_cluster(project_id, cluster_id, name=body.name)
         return json_reply(201 if created else 200, backend.cluster_json(project_id, cluster_id))
 
 
 def delete_cluster(call: ControlCall) -> Response:
-    with _missing_as_404():
+    with _backend_errors():
         call.context.backend.delete_cluster(*call.cluster_key)
     project_id, cluster_id = call.cluster_key
     return json_reply(200, {"deleted": {"project_id": project_id, "cluster_id": cluster_id}})

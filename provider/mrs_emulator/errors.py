@@ -56,10 +56,15 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
+def error_body(error: ApiError, request_id: str) -> bytes:
+    """Huawei's error body; the HTTP server renders its own refusals with it too."""
+    body = {"error_code": error.code, "error_msg": error.message, "request_id": request_id}
+    return json.dumps(body).encode("utf-8")
+
+
 def error_response(error: ApiError, request_id: str) -> Response:
     """Render any :class:`ApiError` as Huawei's error body plus the request-id header."""
-    body = {"error_code": error.code, "error_msg": error.message, "request_id": request_id}
-    response = Response(json.dumps(body), status=error.status, mimetype="application/json")
+    response = Response(error_body(error, request_id), status=error.status, mimetype="application/json")
     response.headers["X-Request-Id"] = request_id
     for name, value in error.headers.items():
         response.headers[name] = value
@@ -81,6 +86,11 @@ def body_too_large(limit: int) -> ApiError:
         APIGW_BAD_REQUEST,
         f"Request entity too large: the gateway accepts bodies of at most {limit} bytes",
     )
+
+
+def malformed_http(status: int, detail: str) -> ApiError:
+    """The HTTP layer's own refusals (framing, sizes, timeouts): the gateway's catch-all code."""
+    return ApiError(status, APIGW_BAD_REQUEST, detail)
 
 
 def body_unreadable() -> ApiError:
@@ -120,6 +130,21 @@ def injected_server_error(status: int, fault_id: str) -> ApiError:
     if status == 500:
         return internal_error(f"injected fault {fault_id}")
     return ApiError(status, APIGW_BAD_REQUEST, f"Backend unavailable: injected fault {fault_id}")
+
+
+def state_not_saved(detail: str, *, too_large: bool) -> ApiError:
+    """The change could not be saved to the state file and was undone.
+
+    A write that failed is the backend's trouble (503: safe to retry); a state that would outgrow
+    the file's limit is the request's (413: retrying cannot help).
+    """
+    if too_large:
+        return ApiError(413, APIGW_BAD_REQUEST, f"Request entity too large: nothing was changed, as {detail}")
+    return ApiError(
+        503,
+        APIGW_BAD_REQUEST,
+        f"Backend unavailable: the emulator could not write its state file, so nothing was changed: {detail}",
+    )
 
 
 def invalid_parameter(detail: str) -> ApiError:

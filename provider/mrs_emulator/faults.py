@@ -39,21 +39,29 @@ FaultKind = Literal["latency", "throttle", "server_error", "drop"]
 Phase = Literal["before", "after"]
 
 
+MAX_COUNT: Final = 1_000_000_000
+MAX_LATENCY_SECONDS: Final = 600.0
+MAX_RETRY_AFTER: Final = 86_400
+MAX_SEED: Final = 2**63 - 1
+
+
 class FaultSpec(BaseModel):
-    """The body of ``POST /_emulator/faults``."""
+    """The body of ``POST /_emulator/faults``; every number is finite and bounded (docs/emulator.md)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: FaultKind
-    rate: float | None = Field(default=None, ge=0.0, le=1.0)
-    count: int | None = Field(default=None, ge=1)
-    latency_seconds: float = Field(default=0.0, ge=0.0, le=600.0)
+    rate: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False, strict=True)
+    count: int | None = Field(default=None, ge=1, le=MAX_COUNT, strict=True)
+    latency_seconds: float = Field(
+        default=0.0, ge=0.0, le=MAX_LATENCY_SECONDS, allow_inf_nan=False, strict=True
+    )
     status: Literal[500, 502, 503] = 500
-    retry_after: int | None = Field(default=None, ge=0)
+    retry_after: int | None = Field(default=None, ge=0, le=MAX_RETRY_AFTER, strict=True)
     methods: tuple[str, ...] | None = None
     path_contains: str | None = None
     phase: Phase = "before"
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED, strict=True)
 
     @field_validator("methods")
     @classmethod
@@ -82,7 +90,7 @@ class Fault:
     def matches(self, method: str, path: str) -> bool:
         if self.remaining == 0:
             return False
-        if self.spec.methods is not None and method.upper() not in self.spec.methods:
+        if self.spec.methods is not None and method not in self.spec.methods:  # methods are case-sensitive
             return False
         return self.spec.path_contains is None or self.spec.path_contains in path
 

@@ -21,6 +21,7 @@ from mrs_emulator.backend import (
     BackendError,
     ClusterNotFound,
     EmulatorBackend,
+    StateNotSaved,
     TaskAlreadyRunning,
     UnknownNames,
 )
@@ -28,6 +29,7 @@ from mrs_emulator.errors import (
     cluster_not_found,
     internal_error,
     invalid_parameter,
+    state_not_saved,
     sync_in_progress,
 )
 from mrs_emulator.payloads import parse_cancel_request, parse_sync_request
@@ -69,6 +71,8 @@ def service_errors(backend: EmulatorBackend) -> Iterator[None]:
         raise invalid_parameter(exc.message) from None
     except TaskAlreadyRunning as exc:
         raise sync_in_progress(exc.cluster_id) from None
+    except StateNotSaved as exc:
+        raise state_not_saved(exc.message, too_large=exc.too_large) from None
     except BackendError as exc:  # a new refusal without a mapping is a bug, not a client error
         raise internal_error(exc.message) from exc
 

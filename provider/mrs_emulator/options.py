@@ -10,6 +10,9 @@ The behaviour switches (``live`` options) cover what the real service's document
 client can be tested against every plausible variant.  None of these defaults was verified
 against the real service.  They can be changed at run time without restarting and are not part of
 the persisted state; the other options shape the process and are fixed once it runs.
+
+Numbers are finite and bounded, and the live ones strict (``true`` or ``"5"`` is no number of
+seconds), so no value taken at run time can leave the emulator unable to answer.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
+from mrs_emulator.clock import checked_offset
 from mrs_emulator.reqlog import DEFAULT_LIMIT
 from mrs_emulator.seed import SeedSource
 from mrs_emulator.validation import first_error
@@ -30,6 +34,11 @@ UnknownNames = Literal["ignore", "reject"]
 EmptySync = Literal["reject", "accept"]
 AllSyncWithNames = Literal["reject", "allow"]
 MissingClusterStatus = Literal[400, 404]
+
+MAX_SYNC_SECONDS: Final = 3600.0
+MAX_CLOCK_SKEW_SECONDS: Final = 366 * 24 * 3600.0
+"""A year: wider windows say nothing more about a client's dates."""
+MAX_REQUEST_LOG_SIZE: Final = 1_000_000
 
 _SAME: Final[Any] = object()
 
@@ -84,7 +93,7 @@ class EmulatorOptions(BaseModel):
             live=True,
             metavar="SECONDS",
         ),
-    ] = Field(default=1.0, ge=0.0, le=3600.0)
+    ] = Field(default=1.0, ge=0.0, le=MAX_SYNC_SECONDS, allow_inf_nan=False, strict=True)
     concurrent_sync: Annotated[
         ConcurrentSync,
         Option(
@@ -122,13 +131,15 @@ class EmulatorOptions(BaseModel):
             flag="--max-clock-skew",
             metavar="SECONDS",
         ),
-    ] = Field(default=900.0, gt=0.0)
+    ] = Field(default=900.0, gt=0.0, le=MAX_CLOCK_SKEW_SECONDS, allow_inf_nan=False, strict=True)
     request_log_size: Annotated[
         int, Option("entries kept by GET /_emulator/requests (default %(default)s)", metavar="N")
-    ] = Field(default=DEFAULT_LIMIT, ge=1)
+    ] = Field(default=DEFAULT_LIMIT, ge=1, le=MAX_REQUEST_LOG_SIZE)
     clock_offset_seconds: Annotated[
-        float, Option("initial offset of the emulator clock, for tests (PUT /_emulator/clock)", flag=None)
-    ] = 0.0
+        float,
+        Option("initial offset of the emulator clock, for tests (PUT /_emulator/clock)", flag=None),
+        AfterValidator(checked_offset),
+    ] = Field(default=0.0, allow_inf_nan=False)
 
     def updated(self, changes: dict[str, Any]) -> EmulatorOptions:
         """Validate ``changes`` on top of the current values; raises :class:`OptionsError`."""

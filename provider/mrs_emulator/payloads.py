@@ -10,16 +10,17 @@ limit is refused by the gateway (413 APIGW.0201, see ``app``).
 Unknown top-level fields are ignored, as the SDK's own models ignore fields
 they do not know.  An empty body (the SDK sends none when the model is
 omitted) reads as ``{}``.  ``null`` for a field means "absent".  Repeated
-names count once.
+names count once.  Bodies nested deeper than :data:`~.jsonbody.MAX_DEPTH` levels, ``NaN`` and
+numbers too large for a double are invalid JSON here (see :mod:`~.jsonbody`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from mrs_emulator.errors import invalid_parameter
+from mrs_emulator.jsonbody import JsonError, parse_json
 from mrs_emulator.options import EmulatorOptions
 from mrs_iam_sync.rules import MAX_CANCEL_NAMES, NAME_RULE
 
@@ -72,11 +73,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        document = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise invalid_parameter("the request body is not UTF-8") from None
-    except ValueError as exc:
-        raise invalid_parameter(f"the request body is not valid JSON ({exc})") from None
+        document = parse_json(body)
+    except JsonError as exc:
+        detail = f" ({exc.detail})" if exc.detail and exc.problem != "is not UTF-8" else ""
+        raise invalid_parameter(f"the request body {exc.problem}{detail}") from None
     if not isinstance(document, dict):
         raise invalid_parameter("the request body must be a JSON object")
     return document

@@ -5,6 +5,10 @@ reach handlers by name.  Matching uses the decoded path, as a gateway routes;
 signature checks use the raw one (see ``app``).  A wrong method on a known
 path is reported as an unknown API (404 APIGW.0101), as APIG does, so this
 module only answers "which handler, with which parameters" or "none".
+
+Two strict rules (docs/emulator.md, "Leniencies"): methods are case-sensitive, so ``get`` is
+no method of any API; and an encoded slash (``%2F``) never splits a segment: no path of
+either API has a segment that can hold ``/``, so a raw path with ``%2F`` matches nothing.
 """
 
 from __future__ import annotations
@@ -69,9 +73,20 @@ def is_control_path(path: str) -> bool:
     return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
 
 
-def match(routes: Map, method: str, path: str) -> tuple[Callable[..., Response], Mapping[str, str]] | None:
-    """The handler and its named path parameters, or None for an unknown method + path."""
+def has_encoded_slash(raw_path: str) -> bool:
+    return "%2f" in raw_path.lower()
+
+
+def match(
+    routes: Map, method: str, path: str, raw_path: str
+) -> tuple[Callable[..., Response], Mapping[str, str]] | None:
+    """The handler and its named path parameters, or None for an unknown method + path.
+
+    ``path`` is decoded, ``raw_path`` as sent (only checked for encoded slashes).
+    """
     if method == "HEAD":  # werkzeug adds HEAD to every GET rule; the gateway does not
+        return None
+    if method != method.upper() or has_encoded_slash(raw_path):  # werkzeug would upper-case it
         return None
     try:
         endpoint, args = routes.bind("emulator").match(path, method=method)

@@ -12,7 +12,6 @@ keys and tokens.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -24,6 +23,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, InstanceOf, SecretStr, ValidationError
 from pydantic_core import PydanticCustomError
 
+from mrs_emulator.jsonbody import JsonError, parse_json
 from mrs_emulator.validation import first_error
 from mrs_iam_sync.rules import (
     CLUSTER_ID_PATTERN,
@@ -169,14 +169,20 @@ def _read_file(path: Path) -> Any:
     if suffix not in {".yaml", ".yml", ".json"}:
         raise SeedError(str(path), "(file)", "unsupported extension: use .yaml, .yml or .json")
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SeedError(str(path), "(file)", f"cannot be read: {exc}") from None
+    if suffix == ".json":
+        try:
+            return parse_json(data)
+        except JsonError as exc:
+            raise SeedError(str(path), "(file)", " ".join(str(exc).split())) from None
     try:
-        return json.loads(text) if suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as exc:
+        return yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         reason = " ".join(str(exc).split())
-        raise SeedError(str(path), "(file)", f"is not valid {suffix[1:].upper()}: {reason}") from None
+        raise SeedError(str(path), "(file)", f"is not valid YAML: {reason}") from None
 
 
 def parse_seed(data: Any, *, source: str) -> Seed:

@@ -11,13 +11,14 @@ same code.
 
 from __future__ import annotations
 
+import logging
 import threading
 from types import TracebackType
 from typing import Any
 
 from mrs_emulator.app import EmulatorApp
 from mrs_emulator.auth import Authenticator
-from mrs_emulator.backend import EmulatorBackend
+from mrs_emulator.backend import EmulatorBackend, StateNotSaved
 from mrs_emulator.clock import Clock
 from mrs_emulator.context import EmulatorContext
 from mrs_emulator.faults import FaultInjector
@@ -30,6 +31,8 @@ from mrs_emulator.wsgi_server import EmulatorHTTPServer
 _POLL_SECONDS = 0.02
 """How often the serving loop checks for stop(); bounds how long stop() takes."""
 
+_log = logging.getLogger("mrs_emulator")
+
 
 def create_app(options: EmulatorOptions | None = None, /, **changes: Any) -> EmulatorApp:
     """Load and validate the seed (and state file), and assemble the WSGI app.
@@ -37,14 +40,21 @@ def create_app(options: EmulatorOptions | None = None, /, **changes: Any) -> Emu
     ``changes`` are :class:`~.options.EmulatorOptions` fields on top of ``options``
     (or the defaults).  Raises :class:`~.seed.SeedError`,
     :class:`~.persistence.StateFileError` or :class:`~.options.OptionsError`
-    with a one-line message.
+    with a one-line message.  With a state file, the app holds the file's lock
+    until :meth:`~.app.EmulatorApp.close` (or the end of a ``with`` block).
     """
     options = options_from(options, changes)
     seed = load_seed(options.seed)
     clock = Clock(options.clock_offset_seconds)
-    store = StateStore(options.state_file) if options.state_file is not None else None
+    store = StateStore.open(options.state_file) if options.state_file is not None else None
+    try:
+        backend = EmulatorBackend(seed, clock=clock, options=options, store=store)
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
     context = EmulatorContext(
-        backend=EmulatorBackend(seed, clock=clock, options=options, store=store),
+        backend=backend,
         authenticator=Authenticator(seed, clock=clock),
         faults=FaultInjector(),
         requests=RequestLog(options.request_log_size),
@@ -86,14 +96,23 @@ class EmulatorHandle:
         self.app.context.reset()
 
     def stop(self) -> None:
-        """Stop serving, end the connections, save the state file. Safe to call twice."""
+        """Stop serving, end the connections, save the state file and release it. Safe to call twice.
+
+        Never raises for the state file: every acknowledged change was saved when it was made, so
+        a last save that fails loses nothing; it is logged as a warning.
+        """
         with self._stop_lock:
             if self._stopped:
                 return
             self._stopped = True
         self._server.stop()
         self._thread.join()
-        self.backend.save()
+        try:
+            self.backend.save()
+        except StateNotSaved as exc:
+            _log.warning("the state file was not saved on stop (it holds every acknowledged change): %s", exc)
+        finally:
+            self.app.close()
 
     def __enter__(self) -> EmulatorHandle:
         return self
@@ -118,5 +137,9 @@ def start_emulator(options: EmulatorOptions | None = None, /, **changes: Any) ->
     """
     options = options_from(options, changes)
     app = create_app(options)
-    server = EmulatorHTTPServer(options.host, options.port, app)
+    try:
+        server = EmulatorHTTPServer(options.host, options.port, app)
+    except BaseException:
+        app.close()
+        raise
     return EmulatorHandle(app, server, options.host)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import ssl
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -126,6 +130,8 @@ class Emulator:
             client.close()
         if self.handle is not None:
             self.handle.stop()
+        else:
+            self.app.close()
 
 
 def _content(body: Any, raw: bytes | None) -> bytes:
@@ -214,3 +220,25 @@ def authorization(
 def sdk_now(offset_seconds: float = 0.0) -> str:
     moment = datetime.now(UTC) + timedelta(seconds=offset_seconds)
     return moment.strftime(signing.SDK_DATE_FORMAT)
+
+
+@contextlib.contextmanager
+def unwritable(path: Path) -> Iterator[None]:
+    """Make ``path`` (a file or a directory) unwritable even for root, then writable again.
+
+    Permission bits do not stop root, which the suite often runs as; the immutable attribute
+    does.  Any other user gets read-only permission bits.
+    """
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(path)], check=True, capture_output=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(path)], check=True, capture_output=True)
+    else:
+        mode = path.stat().st_mode
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            path.chmod(mode)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import socket
 
 import httpx
 import pytest
 
 from mrs_emulator.app import MAX_BODY_BYTES
 
-from .helpers import ANALYTICS, JSON_UTF8, PROJECT, assert_error, cluster_path, demo_auth
+from .helpers import ANALYTICS, AUTH_TOKEN, JSON_UTF8, PROJECT, assert_error, cluster_path, demo_auth
 
 INVALID = "The parameter is invalid: "
 
@@ -185,3 +187,93 @@ def test_request_ids_are_unique(api):
     ids = {api.status().headers["X-Request-Id"] for _ in range(20)}
 
     assert len(ids) == 20
+
+
+# -- hostile bodies and leniencies decided strict (docs/emulator.md, "Leniencies") ----------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"[" * 1000 + b"]" * 1000, "the request body nests arrays or objects deeper than 64 levels"),
+        (
+            b'{"user_names": ' + b"[" * 100_000,
+            "the request body nests arrays or objects deeper than 64 levels",
+        ),
+        (
+            b'{"user_names": ["alice"], "x": NaN}',
+            "the request body is not valid JSON (NaN is not a JSON value)",
+        ),
+        (b'{"x": 1e400}', "the request body is not valid JSON (a number is too large for a double)"),
+        (b'{"x": -Infinity}', "the request body is not valid JSON (-Infinity is not a JSON value)"),
+    ],
+    ids=["deep-array", "deep-unclosed", "nan", "overflowing-number", "infinity"],
+)
+def test_hostile_json_is_refused_with_12000002(api, raw, message):
+    assert_error(api.sync(raw=raw), 400, "12000002", INVALID + message)
+    assert_error(api.cancel(raw=raw), 400, "12000002", INVALID + message)
+
+
+def test_a_hundred_thousand_unknown_names_are_refused_with_a_short_message(make_emulator):
+    api = make_emulator(unknown_names="reject").api()
+    names = [f"ghost-{index}" for index in range(100_000)]
+
+    text = assert_error(api.sync({"user_names": names}), 400, "12000002")
+
+    assert text.endswith(" and 99990 more")
+    assert len(text) < 300
+
+
+def _raw_answer(url: str, request: bytes) -> tuple[int, dict]:
+    address = httpx.URL(url)
+    with socket.create_connection((address.host, address.port), timeout=3) as sock:
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("get", cluster_path(suffix="iam-sync"), "APIGW.0101"),
+        ("Post", cluster_path(), "APIGW.0101"),
+        ("get", "/_emulator/health", "EMULATOR.0404"),
+    ],
+)
+def test_method_names_are_case_sensitive(socket_emulator, method, path, code):
+    request = f"{method} {path} HTTP/1.1\r\nHost: h\r\nX-Auth-Token: {AUTH_TOKEN}\r\n\r\n".encode()
+
+    status, body = _raw_answer(socket_emulator.base_url, request)
+
+    assert (status, body["error_code"]) == (404, code)
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        (f"/v2/{PROJECT}/clusters%2F{ANALYTICS}/iam-sync", "APIGW.0101"),
+        (f"/v2/{PROJECT}/clusters/{ANALYTICS}%2fiam-sync", "APIGW.0101"),
+        (f"/v2/{PROJECT}/clusters/a%2Fb/iam-sync", "APIGW.0101"),
+        ("/_emulator%2Fhealth", "EMULATOR.0404"),
+    ],
+)
+def test_an_encoded_slash_never_splits_a_path_segment(socket_emulator, path, code):
+    request = f"GET {path} HTTP/1.1\r\nHost: h\r\nX-Auth-Token: {AUTH_TOKEN}\r\n\r\n".encode()
+
+    status, body = _raw_answer(socket_emulator.base_url, request)
+
+    assert (status, body["error_code"]) == (404, code)
+
+
+def test_other_percent_encoded_characters_are_decoded_for_routing(socket_emulator):
+    path = cluster_path(suffix="iam-sync").replace("clusters", "cluster%73")
+    request = f"GET {path} HTTP/1.1\r\nHost: h\r\nX-Auth-Token: {AUTH_TOKEN}\r\n\r\n".encode()
+
+    status, body = _raw_answer(socket_emulator.base_url, request)
+
+    assert (status, body) == (200, {"is_synchronizing": False})

@@ -289,6 +289,54 @@ def test_the_allowed_skew_is_configurable(make_emulator):
     assert text.endswith("at most 1 minutes are allowed")
 
 
+def test_a_signature_without_host_is_accepted_as_the_signing_guide_allows(emulator):
+    path = cluster_path()
+    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": sdk_now()}
+    headers["Authorization"] = authorization("GET", path, headers, signed=["x-sdk-date"])
+
+    response = emulator.client().get(path, headers=headers)
+
+    assert response.status_code == 200, response.text
+
+
+def test_a_signed_header_that_is_not_in_the_request_is_refused(emulator):
+    path = cluster_path()
+    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": sdk_now()}
+    headers["Authorization"] = authorization(
+        "GET", path, {**headers, "X-Absent": ""}, signed=["host", "x-absent", "x-sdk-date"]
+    )
+
+    response = emulator.client().get(path, headers=headers)
+
+    assert_error(response, 401, "APIGW.0301", AUTH + "the signed header 'x-absent' is not in the request")
+
+
+def test_a_signed_header_sent_empty_is_present(emulator):
+    path = cluster_path()
+    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": sdk_now(), "X-Empty": ""}
+    headers["Authorization"] = authorization("GET", path, headers, signed=["host", "x-empty", "x-sdk-date"])
+
+    response = emulator.client().get(path, headers=headers)
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "name", ["Authorization", "X-Sdk-Date", "X-Project-Id", "X-Auth-Token", "X-Security-Token"]
+)
+def test_a_credential_header_sent_twice_is_refused(socket_emulator, name):
+    client = socket_emulator.client()
+    request = client.build_request("GET", cluster_path(), headers={"Content-Type": "application/json"})
+    signed = next(temp_auth().auth_flow(request))
+    value = signed.headers.get(name, AUTH_TOKEN)
+    headers = [(key, item) for key, item in signed.headers.multi_items() if key.lower() != name.lower()]
+    signed.headers = httpx.Headers([*headers, (name, value), (name, value)])
+
+    response = client.send(signed)
+
+    assert_error(response, 401, "APIGW.0301", AUTH + f"the request carries more than one {name} header")
+
+
 # -- temporary credentials -----------------------------------------------------------------------
 
 

@@ -8,8 +8,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,7 +20,7 @@ import pytest
 from mrs_emulator.__main__ import build_parser
 from mrs_emulator.options import LIVE_SETTINGS, EmulatorOptions
 
-from .helpers import PROJECT, SECRETS, Api, demo_auth, demo_seed
+from .helpers import ANALYTICS, PROJECT, SECRETS, Api, demo_auth, demo_seed, unwritable
 
 LINE = re.compile(r"mrs-emulator listening on (http://127\.0\.0\.1:(\d+))\n")
 CONSOLE_SCRIPT = Path(sys.executable).parent / "mrs-emulator"
@@ -227,3 +229,134 @@ def test_every_behaviour_switch_has_a_flag_and_is_a_setting():
 
     assert set(LIVE_SETTINGS) <= flags
     assert set(LIVE_SETTINGS) == set(EmulatorOptions().live_settings())
+
+
+# -- the state file, checked at start and kept through failures -------------------------------------
+
+
+def _refused_at_start(processes: list[Process], state: Path) -> str:
+    process = _start(processes, "--port", "0", "--state", str(state))
+    out, err = process.popen.communicate(timeout=20)
+    assert (process.popen.returncode, out) == (2, ""), err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"mrs-emulator: {state}: "), err
+    return err
+
+
+def test_a_state_file_in_a_place_that_cannot_be_written_exits_2_naming_the_file(processes, tmp_path):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+
+    _refused_at_start(processes, blocker / "state.json")
+
+
+def test_an_unwritable_state_file_exits_2_naming_the_file(processes, tmp_path):
+    state = tmp_path / "state.json"
+    first = _start(processes, "--port", "0", "--state", str(state))
+    first.wait_ready()
+    assert first.stop()[0] == 0
+
+    with unwritable(state):
+        err = _refused_at_start(processes, state)
+
+    assert "cannot be opened for reading and writing" in err
+
+
+def test_a_state_file_that_is_not_utf8_exits_2_naming_the_file(processes, tmp_path):
+    state = tmp_path / "state.json"
+    state.write_bytes(b'{"saved_at": "\xff"}')
+
+    err = _refused_at_start(processes, state)
+
+    assert "(file): is not UTF-8" in err
+
+
+def test_a_device_as_state_file_exits_2_without_reading_it(processes):
+    err = _refused_at_start(processes, Path("/dev/zero"))
+
+    assert err == "mrs-emulator: /dev/zero: (file): is not a regular file\n"
+
+
+def test_a_state_file_held_by_a_running_emulator_exits_2_and_the_first_runs_on(processes, tmp_path):
+    state = tmp_path / "state.json"
+    first = _start(processes, "--port", "0", "--state", str(state))
+    first.wait_ready()
+
+    err = _refused_at_start(processes, state)
+
+    assert "is in use by another emulator" in err
+    assert httpx.get(f"{first.url}/_emulator/health").json() == {"status": "ok"}
+    assert first.stop() == (0, "", "")
+
+
+def test_writes_that_cannot_be_saved_fail_change_nothing_and_stopping_still_exits_0(processes, tmp_path):
+    directory = tmp_path / "state"
+    directory.mkdir()
+    state = directory / "state.json"
+    process = _start(processes, "--port", "0", "--sync-seconds", "0", "--state", str(state))
+    process.wait_ready()
+    api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
+    assert api.sync({"user_names": ["alice"]}).status_code == 202
+    assert api.show().status_code == 200  # the completed task is saved
+
+    with unwritable(directory):
+        refused = api.sync({"user_names": ["bob"]})
+        patched = httpx.patch(
+            f"{process.url}/_emulator/projects/{PROJECT}/clusters/{ANALYTICS}", json={"synced_users": ["x"]}
+        )
+        shown = api.show().json()
+        code, out, err = process.stop()
+
+    assert (refused.status_code, refused.json()["error_code"]) == (503, "APIGW.0201")
+    assert (patched.status_code, patched.json()["error_code"]) == (503, "EMULATOR.0503")
+    assert shown == {"user_names": ["alice"], "group_names": ["data-engineers"]}
+    assert (code, out) == (0, "")
+    assert "Traceback" not in err and "WARNING" in err
+    restarted = _start(processes, "--port", "0", "--state", str(state))
+    restarted.wait_ready()
+    assert Api(httpx.Client(base_url=restarted.url, auth=demo_auth())).show().json() == shown
+    assert restarted.stop()[0] == 0
+
+
+def test_sigkill_during_100_concurrent_writes_loses_no_acknowledged_change(processes, tmp_path):
+    state = tmp_path / "state.json"
+    process = _start(processes, "--port", "0", "--state", str(state))
+    process.wait_ready()
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+    enough = threading.Event()
+
+    def create(index: int, client: httpx.Client) -> None:
+        cluster_id = f"crash-{index:03d}"
+        try:
+            response = client.put(f"/_emulator/projects/{PROJECT}/clusters/{cluster_id}")
+        except httpx.TransportError:
+            return
+        if response.status_code == 201:
+            with lock:
+                acknowledged.append(cluster_id)
+                if len(acknowledged) >= 20:
+                    enough.set()
+
+    with (
+        httpx.Client(base_url=process.url, timeout=10, limits=httpx.Limits(max_connections=16)) as client,
+        ThreadPoolExecutor(max_workers=16) as pool,
+    ):
+        futures = [pool.submit(create, index, client) for index in range(100)]
+        assert enough.wait(30), "the emulator never acknowledged 20 writes"
+        process.popen.send_signal(signal.SIGKILL)
+        process.popen.wait(timeout=10)
+        for future in futures:
+            future.result(timeout=30)
+    with lock:
+        survivors = list(acknowledged)
+
+    restarted = _start(processes, "--port", "0", "--state", str(state))
+    restarted.wait_ready()
+    projects = httpx.get(f"{restarted.url}/_emulator/state").json()["projects"]
+    present = {cluster["cluster_id"] for project in projects for cluster in project["clusters"]}
+
+    assert 20 <= len(survivors) < 100, "the kill did not land during the writes"
+    assert set(survivors) <= present
+    assert not list(tmp_path.glob(".state.json.*.tmp"))
+    assert restarted.stop()[0] == 0

@@ -1,7 +1,8 @@
 """Connections: kept alive between requests, closed (once, cleanly) after an answer that left a body unread.
 
 Raw-socket tests use short timeouts: a server that kept a client waiting fails them with a
-timeout instead of hanging the suite.
+timeout instead of hanging the suite.  Whatever a client sends, it gets an answer with the
+gateway's error body, or (after an answer, or at a ``drop`` fault) a close.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from mrs_emulator import start_emulator
+from mrs_emulator import start_emulator, wsgi_server
 from mrs_emulator.app import MAX_BODY_BYTES
 from mrs_emulator.wsgi_server import DRAIN_BYTES
 
@@ -264,7 +265,7 @@ def test_http_1_0_gets_one_answer_and_a_close(connect):
 @pytest.mark.parametrize(
     ("headers", "status"),
     [
-        ({"Transfer-Encoding": "gzip"}, 501),
+        ({"Transfer-Encoding": "gzip"}, 400),
         ({"Transfer-Encoding": "chunked", "Content-Length": "4"}, 400),
         ({"Content-Length": "four"}, 400),
     ],
@@ -309,3 +310,181 @@ def test_stopping_ends_idle_kept_alive_connections_promptly():
     finally:
         connection.close()
         handle.stop()
+
+
+# -- malformed, oversized and stalled requests: a gateway error and a close, never a hang --------
+
+
+def _error_code(response: RawResponse) -> str:
+    body = json.loads(response.body)
+    assert set(body) == {"error_code", "error_msg", "request_id"}
+    assert response.header_values("X-Request-Id") == [body["request_id"]]
+    code: str = body["error_code"]
+    return code
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", 400),
+        (b"GET /_emulator/health HTTP/2.0\r\nHost: h\r\n\r\n", 400),
+        (b"GET /_emulator/health HTTX/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET  /_emulator/health HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"G(T /_emulator/health HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\nHost: h\r\n" + b"X-A: b\r\n" * 101 + b"\r\n", 494),
+        (b"GET / HTTP/1.1\r\nHost: h\r\nX-A: " + b"b" * 70_000 + b"\r\n\r\n", 494),
+        (b"GET /_emulator/health HTTP/1.1\r\n\r\n", 400),
+        (b"GET /_emulator/health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\nX-A: a\x00b\r\n\r\n", 400),
+        (b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\nX-A: a\r\n folded\r\n\r\n", 400),
+        (b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\nno colon here\r\n\r\n", 400),
+        (b"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET http://[::1/x HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /_emulator/reset HTTP/1.1\r\nHost: h\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", 413),
+        (b"POST /_emulator/reset HTTP/1.1\r\nHost: h\r\nContent-Length: \xb2\r\n\r\n", 400),
+        (b"POST /_emulator/reset HTTP/1.1\r\nHost: h\r\nExpect: magic\r\nContent-Length: 2\r\n\r\n{}", 417),
+    ],
+    ids=[
+        "tls-hello",
+        "http2",
+        "bad-version",
+        "two-spaces",
+        "bad-method",
+        "long-line",
+        "many-fields",
+        "big-field",
+        "no-host",
+        "two-hosts",
+        "nul",
+        "folded",
+        "no-colon",
+        "asterisk",
+        "bad-absolute",
+        "non-ascii-target",
+        "huge-length",
+        "unicode-digit-length",
+        "odd-expectation",
+    ],
+)
+def test_a_malformed_or_oversized_head_gets_a_gateway_error_and_a_close(connect, head, status):
+    connection = connect()
+
+    connection.send(head)
+    response = connection.response()
+
+    assert response.status == status
+    assert _error_code(response) in {"APIGW.0201", f"EMULATOR.{status:04d}"}
+    assert response.header_values("Connection") == ["close"]
+    assert connection.closed_by_server()
+
+
+def test_a_refusal_under_the_control_prefix_uses_the_control_code(connect):
+    connection = connect()
+
+    connection.request("PUT", "/_emulator/settings", headers={"Transfer-Encoding": "gzip"})
+    response = connection.response()
+
+    assert (response.status, _error_code(response)) == (400, "EMULATOR.0400")
+
+
+def test_a_head_that_stops_arriving_gets_408_and_a_close(monkeypatch, connect):
+    monkeypatch.setattr(wsgi_server, "STALL_SECONDS", 0.3)
+    connection = connect()
+
+    connection.send(b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\nX-Half: ")
+    started = time.monotonic()
+    response = connection.response()
+
+    assert response.status == 408
+    assert _error_code(response) == "EMULATOR.0408"
+    assert connection.closed_by_server()
+    assert time.monotonic() - started < WAIT
+
+
+def test_a_body_that_stops_arriving_gets_400_and_a_close(monkeypatch, connect):
+    monkeypatch.setattr(wsgi_server, "STALL_SECONDS", 0.3)
+    connection = connect()
+
+    connection.request(
+        "POST", cluster_path(), headers={"Content-Length": "100", "X-Auth-Token": "t"}, body=b'{"user'
+    )
+    response = connection.response()
+
+    assert (response.status, _error_code(response)) == (400, "APIGW.0201")
+    assert connection.closed_by_server()
+
+
+def test_a_client_that_disconnects_mid_body_gets_400_and_a_close(connect):
+    connection = connect()
+
+    connection.request("PUT", "/_emulator/settings", headers={"Content-Length": "100"}, body=b'{"sync_')
+    connection.sock.shutdown(socket.SHUT_WR)
+    response = connection.response()
+
+    assert (response.status, _error_code(response)) == (400, "EMULATOR.0400")
+    assert response.header_values("Connection") == ["close"]
+    assert connection.closed_by_server()
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"0x5\r\nhello\r\n0\r\n\r\n",
+        b"-5\r\nhello\r\n0\r\n\r\n",
+        b"5\r\nhello!!0\r\n\r\n",
+        b"+5\r\nhello\r\n0\r\n\r\n",
+    ],
+    ids=["hex-prefix", "negative", "no-crlf", "plus-sign"],
+)
+def test_a_malformed_chunked_api_body_is_a_gateway_400_and_a_close(connect, chunks):
+    connection = connect()
+
+    connection.request(
+        "POST", cluster_path(), headers={"Transfer-Encoding": "chunked", "X-Auth-Token": "t"}, body=chunks
+    )
+    response = connection.response()
+
+    assert (response.status, _error_code(response)) == (400, "APIGW.0201")
+    assert connection.closed_by_server()
+
+
+def test_endless_trailers_are_refused(connect):
+    connection = connect()
+    trailers = b"X-T: " + b"t" * 1000 + b"\r\n"
+
+    connection.request("PUT", "/_emulator/settings", headers={"Transfer-Encoding": "chunked"}, body=b"0\r\n")
+    connection.send(trailers * 80 + b"\r\n")
+    response = connection.response()
+
+    assert (response.status, _error_code(response)) == (400, "EMULATOR.0400")
+
+
+def test_expect_100_continue_is_answered_when_the_body_is_wanted(connect):
+    connection = connect()
+
+    connection.request(
+        "PUT", "/_emulator/settings", headers={"Expect": "100-continue", "Content-Length": "21"}
+    )
+    interim = connection.response(head=True)
+    connection.send(b'{"sync_seconds": 0.5}')
+    final = connection.response()
+
+    assert interim.status == 100
+    assert final.status == 200 and json.loads(final.body)["sync_seconds"] == 0.5
+
+
+def test_an_oversized_body_behind_expect_100_continue_is_refused_without_inviting_it(connect):
+    connection = connect()
+
+    connection.request(
+        "POST",
+        cluster_path(),
+        headers={"Expect": "100-continue", "Content-Length": str(MAX_BODY_BYTES + 1)},
+    )
+    response = connection.response()
+
+    assert (response.status, _error_code(response)) == (413, "APIGW.0201")
+    assert response.header_values("Connection") == ["close"]
+    assert connection.closed_by_server()

@@ -104,7 +104,7 @@ def test_the_clock_can_be_offset_or_set(emulator):
         ({"now": "soon"}, "now: 'soon' is neither ISO 8601 nor YYYYMMDDTHHMMSSZ"),
         (
             {"offset_seconds": "x"},
-            "offset_seconds: Input should be a valid number, unable to parse string as a number",
+            "offset_seconds: Input should be a valid number",
         ),
     ],
 )
@@ -274,3 +274,117 @@ def test_invalid_json_to_the_control_api_is_refused(emulator):
 
 def test_health_answers(emulator):
     assert emulator.ok("GET", "health") == {"status": "ok"}
+
+
+# -- numbers are finite and in range, checked before anything changes ------------------------------
+
+CLOCK_RANGE = "the emulator clock must stay from 1970-01-01T00:00:00Z to 9000-01-01T00:00:00Z"
+
+
+def _raw_control(emulator, method: str, path: str, raw: bytes):
+    return emulator.client().request(method, f"/_emulator/{path}", content=raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"offset_seconds": NaN}', "the body is not valid JSON: NaN is not a JSON value"),
+        (b'{"offset_seconds": Infinity}', "the body is not valid JSON: Infinity is not a JSON value"),
+        (b'{"offset_seconds": 1e400}', "the body is not valid JSON: a number is too large for a double"),
+        (b'{"offset_seconds": 1e20}', f"offset_seconds: {CLOCK_RANGE}"),
+        (b'{"offset_seconds": -1e10}', f"offset_seconds: {CLOCK_RANGE}"),
+        (b'{"now": "9999-12-31T23:59:59Z"}', f"now: {CLOCK_RANGE}"),
+        (b'{"now": "0001-01-01T00:00:00+14:00"}', f"now: {CLOCK_RANGE}"),
+        (b'{"now": "19691231T235959Z"}', f"now: {CLOCK_RANGE}"),
+    ],
+    ids=["nan", "infinity", "overflow", "1e20", "before-1970", "year-9999", "year-1", "sdk-date-1969"],
+)
+def test_an_odd_clock_value_is_refused_and_the_clock_and_api_stay_usable(emulator, api, raw, message):
+    emulator.ok("PUT", "clock", {"offset_seconds": 12.5})
+
+    assert_error(_raw_control(emulator, "PUT", "clock", raw), 400, "EMULATOR.0400", message)
+
+    assert emulator.ok("GET", "clock")["offset_seconds"] == 12.5
+    assert api.status().status_code == 200
+
+
+def test_the_clock_can_reach_the_ends_of_its_range(emulator):
+    assert emulator.ok("PUT", "clock", {"now": "1970-01-01T00:00:00Z"})["now"] == "1970-01-01T00:00:00.000Z"
+    assert emulator.ok("PUT", "clock", {"now": "8999-12-31T23:59:00Z"})["now"].startswith("8999-12-31T23:59")
+    assert emulator.api().status().status_code == 401  # a date of today is far from the clock, not a 500
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"sync_seconds": NaN}', "the body is not valid JSON: NaN is not a JSON value"),
+        (b'{"sync_seconds": 1e300}', "sync_seconds: Input should be less than or equal to 3600"),
+        (
+            b'{"max_clock_skew_seconds": 1e308}',
+            "max_clock_skew_seconds: Input should be less than or equal to",
+        ),
+        (b'{"max_clock_skew_seconds": 0}', "max_clock_skew_seconds: Input should be greater than 0"),
+        (b'{"request_log_size": 5}', "request_log_size: is fixed when the emulator starts"),
+        (b'{"sync_seconds": true}', "sync_seconds: Input should be a valid number"),
+        (b'{"sync_seconds": "30"}', "sync_seconds: Input should be a valid number"),
+    ],
+)
+def test_odd_settings_are_refused_and_nothing_changes(emulator, raw, message):
+    before = emulator.ok("GET", "settings")
+
+    response = _raw_control(emulator, "PUT", "settings", raw)
+
+    text = assert_error(response, 400, "EMULATOR.0400")
+    assert text.startswith(message), text
+    assert emulator.ok("GET", "settings") == before
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"kind": "throttle", "retry_after": 10**12},
+            "retry_after: Input should be less than or equal to 86400",
+        ),
+        ({"kind": "throttle", "count": 10**12}, "count: Input should be less than or equal to 1000000000"),
+        ({"kind": "throttle", "count": 0}, "count: Input should be greater than or equal to 1"),
+        ({"kind": "throttle", "seed": -1}, "seed: Input should be greater than or equal to 0"),
+        ({"kind": "throttle", "seed": 2**64}, "seed: Input should be less than or equal to"),
+        (
+            {"kind": "latency", "latency_seconds": 1e9},
+            "latency_seconds: Input should be less than or equal to 600",
+        ),
+        ({"kind": "throttle", "rate": -0.1}, "rate: Input should be greater than or equal to 0"),
+        ({"kind": "throttle", "count": True}, "count: Input should be a valid integer"),
+        ({"kind": "throttle", "rate": "0.5"}, "rate: Input should be a valid number"),
+    ],
+)
+def test_odd_fault_numbers_are_refused_and_no_fault_is_added(emulator, spec, message):
+    text = assert_error(emulator.control("POST", "faults", spec), 400, "EMULATOR.0400")
+
+    assert text.startswith(message), text
+    assert emulator.ok("GET", "faults") == {"faults": []}
+
+
+def test_a_control_body_nested_too_deep_is_refused(emulator):
+    response = _raw_control(emulator, "POST", "faults", b'{"methods": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+
+    assert_error(response, 400, "EMULATOR.0400", "the body nests arrays or objects deeper than 64 levels")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"synced_users": ["alice", ""]}, "synced_users[1]: must be a non-empty string"),
+        ({"synced_groups": [None]}, "synced_groups[0]: Input should be a valid string"),
+    ],
+)
+def test_a_patch_follows_the_seeds_name_rule(emulator, body, message):
+    assert_error(emulator.control("PATCH", CLUSTER, body), 400, "EMULATOR.0400", message)
+    assert emulator.cluster()["synced_users"] == []
+
+
+def test_a_cluster_name_follows_the_seeds_name_rule(emulator):
+    response = emulator.control("PUT", f"projects/{PROJECT}/clusters/named", {"name": ""})
+
+    assert_error(response, 400, "EMULATOR.0400", "name: must be a non-empty string")

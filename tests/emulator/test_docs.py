@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mrs_emulator import wsgi_server
+from mrs_emulator import clock, faults, jsonbody, options, persistence, wsgi_server
 from mrs_emulator.__main__ import build_parser
 from mrs_emulator.options import EmulatorOptions
 from mrs_emulator.routes import API_ROUTES, CONTROL_ROUTES
@@ -84,5 +84,35 @@ def test_the_connection_limits_in_the_doc_are_the_servers():
         f"at most {wsgi_server.DRAIN_BYTES // 1024} KiB",
         f"arrives within {wsgi_server.DRAIN_SECONDS:g} s",
         f"for up to {wsgi_server.LINGER_SECONDS:g} s",
+        f"A request line over {wsgi_server.MAX_REQUEST_LINE // 1024} KiB",
+        f"More than {wsgi_server.MAX_HEADER_FIELDS} header fields, or more than "
+        f"{wsgi_server.MAX_HEAD_BYTES // 1024} KiB of them",
+        f"A head that stops arriving for {wsgi_server.STALL_SECONDS:g} s",
+        f"waits more than {wsgi_server.STALL_SECONDS:g} s",
     ):
         assert stated in " ".join(section.split())
+
+
+def test_the_input_limits_in_the_doc_are_the_emulators():
+    text = " ".join(DOC.split())
+
+    for stated in (
+        f"nested deeper than {jsonbody.MAX_DEPTH} levels",
+        f"larger than {persistence.MAX_STATE_BYTES // (1024 * 1024)} MiB",
+        f"at most {persistence.MAX_STATE_BYTES // (1024 * 1024)} MiB",
+        f"`sync_seconds` 0 to {options.MAX_SYNC_SECONDS:g}",
+        f"at most {options.MAX_CLOCK_SKEW_SECONDS:.0f}",
+        f"1 to {options.MAX_REQUEST_LOG_SIZE}",
+        f"1 to {faults.MAX_COUNT}",
+        f"at most {faults.MAX_LATENCY_SECONDS:g}",
+        f"0 to {faults.MAX_RETRY_AFTER}",
+        f"must stay {clock.RANGE_TEXT}",
+    ):
+        assert stated in text, stated
+
+
+def test_every_leniency_decision_is_listed():
+    section = DOC.split("## Leniencies", 1)[1].split("\n## ", 1)[0]
+
+    for case in ("not in capitals", "`%2F`", "without `host`", "naming a header", "sent twice"):
+        assert case in section
