@@ -29,6 +29,11 @@ APIGW_THROTTLED: Final = "APIGW.0308"
 APIGW_INTERNAL: Final = "APIGW.0601"
 MRS_INVALID_PARAMETER: Final = "12000002"
 MRS_CLUSTER_NOT_FOUND: Final = "12000003"
+_CLUSTER_NOT_FOUND_TEXTS: Final = {
+    "12000003": "The cluster does not exist.",
+    "0023": "Failed to obtain cluster details.",
+}
+"""The MRS error table's two candidates for an unknown cluster, with their documented texts."""
 MRS_SYNC_IN_PROGRESS: Final = "MRS.0409"
 
 AUTH_PREFIX: Final = "Incorrect IAM authentication information: "
@@ -151,8 +156,8 @@ def invalid_parameter(detail: str) -> ApiError:
     return ApiError(400, MRS_INVALID_PARAMETER, f"The parameter is invalid: {detail}")
 
 
-def cluster_not_found(detail: str, *, status: int) -> ApiError:
-    return ApiError(status, MRS_CLUSTER_NOT_FOUND, f"The cluster does not exist. {detail}")
+def cluster_not_found(detail: str, *, status: int, code: str = MRS_CLUSTER_NOT_FOUND) -> ApiError:
+    return ApiError(status, code, f"{_CLUSTER_NOT_FOUND_TEXTS[code]} {detail}")
 
 
 def sync_in_progress(cluster_id: str) -> ApiError:

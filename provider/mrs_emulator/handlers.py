@@ -66,7 +66,10 @@ def service_errors(backend: EmulatorBackend) -> Iterator[None]:
     try:
         yield
     except ClusterNotFound as exc:
-        raise cluster_not_found(exc.message, status=backend.options.missing_cluster_status) from None
+        options = backend.options
+        raise cluster_not_found(
+            exc.message, status=options.missing_cluster_status, code=options.missing_cluster_code
+        ) from None
     except UnknownNames as exc:
         raise invalid_parameter(exc.message) from None
     except TaskAlreadyRunning as exc:

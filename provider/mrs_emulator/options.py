@@ -34,6 +34,7 @@ UnknownNames = Literal["ignore", "reject"]
 EmptySync = Literal["reject", "accept"]
 AllSyncWithNames = Literal["reject", "allow"]
 MissingClusterStatus = Literal[400, 404]
+MissingClusterCode = Literal["12000003", "0023"]
 
 MAX_SYNC_SECONDS: Final = 3600.0
 MAX_CLOCK_SKEW_SECONDS: Final = 366 * 24 * 3600.0
@@ -122,6 +123,14 @@ class EmulatorOptions(BaseModel):
         MissingClusterStatus,
         Option("HTTP status of 12000003 'The cluster does not exist.' (default %(default)s)", live=True),
     ] = 400
+    missing_cluster_code: Annotated[
+        MissingClusterCode,
+        Option(
+            "error code for an unknown project or cluster: 12000003 'The cluster does not exist.' or "
+            "0023 'Failed to obtain cluster details.' (default %(default)s)",
+            live=True,
+        ),
+    ] = "12000003"
     max_clock_skew_seconds: Annotated[
         float,
         Option(

@@ -179,11 +179,15 @@ def test_a_plain_404_web_server_fails_refresh_and_destroy_naming_it_and_nothing_
     assert emulator.synced(ANALYTICS) == (set(), set())
 
 
-@pytest.mark.parametrize("missing_cluster_status", [400, 404])
+@pytest.mark.parametrize(
+    ("missing_cluster_status", "missing_cluster_code"), [(400, "12000003"), (404, "0023")]
+)
 def test_a_cluster_that_really_was_deleted_still_lets_destroy_succeed(
-    project: Project, emulator: Emulator, missing_cluster_status: int
+    project: Project, emulator: Emulator, missing_cluster_status: int, missing_cluster_code: str
 ) -> None:
-    emulator.update_settings(missing_cluster_status=missing_cluster_status)
+    emulator.update_settings(
+        missing_cluster_status=missing_cluster_status, missing_cluster_code=missing_cluster_code
+    )
     project.set_clusters(
         [entry("analytics", ANALYTICS, users=["heidi"]), entry("streaming", STREAMING, users=["ivan"])]
     )

@@ -188,6 +188,13 @@ def test_missing_cluster_status_can_be_404(make_emulator):
     assert_error(api.show("gone"), 404, "12000003")
 
 
+def test_missing_cluster_code_can_be_0023(make_emulator):
+    api = make_emulator(missing_cluster_code="0023").api()
+
+    message = assert_error(api.show("gone"), 400, "0023")
+    assert message.startswith("Failed to obtain cluster details. No cluster gone in project ")
+
+
 def test_unknown_names_are_skipped_by_default(api):
     assert api.sync({"user_names": ["alice", "mallory"], "group_names": ["ghosts"]}).status_code == 202
 

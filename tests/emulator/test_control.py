@@ -122,6 +122,7 @@ def test_settings_can_be_read_and_changed_at_run_time(make_emulator):
         "empty_sync": "reject",
         "all_sync_with_names": "reject",
         "missing_cluster_status": 400,
+        "missing_cluster_code": "12000003",
         "max_clock_skew_seconds": 900.0,
     }
 
