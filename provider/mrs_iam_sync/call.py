@@ -87,6 +87,7 @@ class ResourceCall:
         cancel: Principals = NOBODY,
         full_sync: bool = False,
         wants_outcome: bool = True,
+        settle_declarations: bool = False,
     ) -> Ask:
         """Have the cluster's next round sync and cancel these, and wait for it (within the budget)."""
         ask = Ask(
@@ -97,6 +98,7 @@ class ResourceCall:
             full_sync=full_sync,
             wait=self.spec.wait,
             wants_outcome=wants_outcome,
+            settle_declarations=settle_declarations,
         )
         self._asks.append(ask)
         self.process.coordinator(self.target).run(ask)

@@ -31,11 +31,14 @@ from mrs_iam_sync.target import ClusterRef
 
 logger = logging.getLogger("mrs_iam_sync.coordinator")
 
-GATHER_QUIET_SECONDS: Final = 0.15
-"""A round starts once no lifecycle call has begun for this long: a program's resources arrive in a
-burst milliseconds apart, so one round takes them all."""
+GATHER_QUIET_SECONDS: Final = 0.05
+"""A cluster's first round starts once no lifecycle call has begun for this long: a program's
+resources arrive in a burst milliseconds apart, so one round takes them all. Later rounds take what
+queued up while the previous one ran, and start at once, unless they must settle declarations."""
+SETTLE_QUIET_SECONDS: Final = 0.15
+"""A round deciding an update's cancels waits longer: what it protects is access, not time."""
 GATHER_MAX_SECONDS: Final = 0.6
-"""...but never waits longer than this for the burst to end."""
+"""...and neither waits longer than this for the burst to end."""
 POLL_INITIAL_SECONDS: Final = 0.2
 POLL_MAX_SECONDS: Final = 1.0
 """Polling a running task: the cap bounds how late its end is noticed, at one GET per second."""
@@ -67,6 +70,9 @@ class Ask:
     wants_outcome: bool = True
     settle_first: bool = False
     """Wait for a running task to end before deciding: a roll-back must see what that task brought."""
+    settle_declarations: bool = False
+    """Gather before deciding: an update's cancels, since a neighbour taking them over may not be
+    diffed yet (the engine diffs every resource before any delete, not before every update)."""
     attempted: Principals = NOBODY
     """What a sync task was requested for on this call's behalf (sent, whether or not answered)."""
     cancelled: Principals = NOBODY
@@ -102,6 +108,7 @@ class ClusterCoordinator:
         self._lock = threading.Lock()
         self._pending: list[Ask] = []
         self._worker: threading.Thread | None = None
+        self._gathered_once = False
 
     # -- the calls' side ---------------------------------------------------------------------------
 
@@ -134,9 +141,15 @@ class ClusterCoordinator:
 
     def _work(self) -> None:
         while True:
-            self._declarations.wait_until_quiet(quiet=GATHER_QUIET_SECONDS, at_most=GATHER_MAX_SECONDS)
+            with self._lock:
+                settle = any(ask.settle_declarations for ask in self._pending)
+                gather = settle or not self._gathered_once
+            if gather:
+                quiet = SETTLE_QUIET_SECONDS if settle else GATHER_QUIET_SECONDS
+                self._declarations.wait_until_quiet(quiet=quiet, at_most=GATHER_MAX_SECONDS)
             with self._lock:
                 batch, self._pending = self._pending, []
+                self._gathered_once = True
                 if not batch:
                     self._worker = None
                     return

@@ -162,7 +162,10 @@ class Lifecycle:
         call.declare(after)
         with _rolled_back_on_failure(call):
             ask = call.converge(
-                sync=after, cancel=before - after, full_sync=new.is_all_sync and not old.is_all_sync
+                sync=after,
+                cancel=before - after,
+                full_sync=new.is_all_sync and not old.is_all_sync,
+                settle_declarations=bool(before - after),
             )
             outputs = call.outputs_of(ask, previous=olds)
             call.verify(ask, after)
