@@ -1,331 +1,114 @@
-"""Case 3, engine overhead: ``pulumi preview``, ``up`` and ``destroy`` of N ClusterIamSync vs N trivial.
-
-Both stacks are real Pulumi projects run by the real CLI (the language host, the Python program and
-the dynamic provider process included): the only difference is the resource class. The trivial
-resource (``bench/trivial_provider.py``) takes the same inputs and makes no HTTP call, so it is the
-floor the engine itself imposes on a Python dynamic resource; ours / trivial is what our provider
-adds. Resource i targets cluster ``i % 10`` with its own user, so a stack of 50 puts 5 resources on
-each cluster.
-
-Every command is repeated (``repeats``) with the kinds and sizes interleaved, and the median is kept.
-The preview runs on a fresh stack (every resource to be created: ``check`` only); ``up`` creates them
-all; ``destroy`` deletes them all, which also resets the stack for the next repetition. After the first
-``up`` of each stack the state is exported for case 5, and the emulator's request log gives the API
-calls each command made (case 4 cross-check).
-"""
+"""Cases 3 (engine overhead) and 5 (state size): N ClusterIamSync vs N trivial dynamic resources, 0 s
+tasks; the requests of each command feed case 4's cross-check."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections import defaultdict
+from functools import partial
+from typing import Any, Final
 
-from common import (
-    BENCH_DIR,
-    REPO,
-    Emulator,
-    Row,
-    Stopwatch,
-    clean_env,
-    cluster_id,
-    median,
-    provider_env,
-    user_name,
+from common import BENCH_DIR, CLUSTERS, REPO, Emulator, Row, clean_env, median, rotated
+from stacks import COMMANDS, DEFAULT, PARALLEL, Figures, cycles, spread, workspace
+
+SIZES: Final = (1, 10, 50)
+KINDS: Final = ("trivial", "ours")
+TRIVIAL: Final = "trivial dynamic resource"
+SAME_N: Final = f"{TRIVIAL}, same N"
+IMPORT: Final = (
+    "import of the resource's module in a fresh Python with pulumi loaded "
+    "(program and provider process each pay it)"
 )
-
-CASE = "3 engine"
-KINDS = ("trivial", "ours")
-SIZES = (1, 10, 50)
-COMMANDS = ("preview", "up", "destroy")
-CLI_TIMEOUT = 300.0
-PASSPHRASE = "bench-state-passphrase-not-a-secret"
-
-PROGRAMS = {
-    "ours": '''"""Bench stack: {n} ClusterIamSync resources spread over the bench clusters."""
-
-from mrs_iam_sync import ClusterIamSync
-
-for index, (cluster, user) in enumerate({targets!r}):
-    ClusterIamSync(f"r{{index:03d}}", cluster_id=cluster, user_names=[user])
-''',
-    "trivial": '''"""Bench stack: {n} trivial dynamic resources with the inputs ClusterIamSync would store."""
-
-from trivial_provider import TrivialResource
-
-for index, (cluster, user) in enumerate({targets!r}):
-    TrivialResource(
-        f"r{{index:03d}}",
-        cluster_id=cluster,
-        user_names=[user],
-        group_names=[],
-        is_all_sync=False,
-        wait=True,
-        timeout_seconds=600.0,
-    )
-''',
-}
-
-
-class CliError(RuntimeError):
-    pass
-
-
-@dataclass
-class Stack:
-    """One temporary Pulumi project with one stack ``b``, driven through the CLI."""
-
-    kind: str
-    size: int
-    root: Path
-    env: dict[str, str]
-    targets: list[tuple[str, str]] | None = None
-    """(cluster, user) per resource; by default resource i goes to cluster i % 10 with user i."""
-    times: dict[str, list[float]] = field(default_factory=lambda: {command: [] for command in COMMANDS})
-    requests: dict[str, list[int]] = field(default_factory=lambda: {command: [] for command in COMMANDS})
-    export: dict[str, Any] | None = None
-    export_text: str | None = None
-
-    @property
-    def directory(self) -> Path:
-        return self.root / f"{self.kind}-{self.size}"
-
-    def create(self) -> None:
-        self.directory.mkdir(parents=True)
-        (self.directory / "Pulumi.yaml").write_text(
-            f"name: bench-{self.kind}-{self.size}\n"
-            "runtime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
-        )
-        targets = self.targets or [(cluster_id(index), user_name(index)) for index in range(self.size)]
-        program = PROGRAMS[self.kind.split("-")[0]]
-        (self.directory / "__main__.py").write_text(program.format(n=self.size, targets=targets))
-        (self.directory / ".venv").symlink_to(REPO / ".venv")
-        self.pulumi("stack", "init", "b", "--non-interactive")
-
-    def pulumi(self, *args: str) -> str:
-        completed = subprocess.run(
-            ["pulumi", *args],
-            cwd=self.directory,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            check=False,
-        )
-        if completed.returncode != 0:
-            raise CliError(
-                f"pulumi {' '.join(args)} failed in {self.directory} (exit {completed.returncode}):\n"
-                f"{completed.stdout[-3000:]}\n{completed.stderr[-3000:]}"
-            )
-        return completed.stdout
-
-    def timed(self, command: str, emulator: Emulator) -> None:
-        args = {
-            "preview": ("preview", "--non-interactive"),
-            "up": ("up", "--yes", "--skip-preview", "--non-interactive"),
-            "destroy": ("destroy", "--yes", "--skip-preview", "--non-interactive"),
-        }[command]
-        emulator.clear_requests()
-        with Stopwatch() as watch:
-            self.pulumi(*args)
-        self.times[command].append(watch.seconds)
-        self.requests[command].append(len(emulator.requests()))
-
-    def take_export(self) -> None:
-        self.export_text = self.pulumi("stack", "export")
-        self.export = json.loads(self.export_text)
-
-
-@dataclass
-class EngineResult:
-    stacks: dict[tuple[str, int], Stack]
-    repeats: int
-    imports: dict[str, float]
-
-    def median(self, kind: str, size: int, command: str) -> float:
-        return median(self.stacks[kind, size].times[command])
-
-    def requests(self, kind: str, size: int, command: str) -> float:
-        return median(self.stacks[kind, size].requests[command])
-
-
-def environment(
-    bin_dir: str, root: Path, emulator: Emulator, extra: dict[str, str] | None = None
-) -> dict[str, str]:
-    """What every bench ``pulumi`` command sees: its own backend and home, the provider settings,
-    and ``bench/`` on PYTHONPATH so the provider process can unpickle ``trivial_provider``."""
-    python_path = os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")]))
-    return clean_env(
-        {
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
-            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_HOME": str(root / "home"),
-            "PYTHONPATH": python_path,
-            **provider_env(emulator.url),
-            **(extra or {}),
-        }
-    )
-
-
-IMPORT_PROBE = (
-    "import time, pulumi.dynamic\n"
-    "started = time.perf_counter()\n"
-    "import {module}\n"
-    "print(time.perf_counter() - started)\n"
+IMPORT_PROBE: Final = (
+    "import time, pulumi.dynamic\nt = time.perf_counter()\nimport {}\nprint(time.perf_counter() - t)"
 )
+MODULES: Final = {"trivial": "trivial_provider", "ours": "mrs_iam_sync.resource"}
 
 
-def import_cost(env: dict[str, str], *, repeats: int = 7) -> dict[str, float]:
-    """Median seconds to import each resource's module in a fresh Python that already has pulumi.
-
-    Every ``pulumi`` command pays this twice on its critical path: in the program process (to declare
-    the resources) and, once the first resource is registered, in the dynamic provider's process.
-    """
-    modules = {"trivial": "trivial_provider", "ours": "mrs_iam_sync.resource"}
-    samples: dict[str, list[float]] = {kind: [] for kind in modules}
-    for repeat in range(repeats):
-        kinds = list(modules)
-        for kind in kinds[repeat % 2 :] + kinds[: repeat % 2]:
-            completed = subprocess.run(
-                [str(REPO / ".venv" / "bin" / "python"), "-c", IMPORT_PROBE.format(module=modules[kind])],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            samples[kind].append(float(completed.stdout.strip()))
+def _import_ms(repeats: int = 7) -> dict[str, float]:
+    """What the program process and, at its first call, the provider process each pay to import the
+    resource's module, in a fresh Python that already loaded pulumi."""
+    samples: dict[str, list[float]] = defaultdict(list)
+    for turn in range(repeats):
+        for kind in rotated(list(KINDS), turn):
+            probe = [str(REPO / ".venv/bin/python"), "-c", IMPORT_PROBE.format(MODULES[kind])]
+            env = clean_env({"PYTHONPATH": str(BENCH_DIR)})
+            out = subprocess.run(probe, env=env, capture_output=True, text=True, check=True).stdout
+            samples[kind].append(float(out) * 1000)
     return {kind: median(values) for kind, values in samples.items()}
 
 
-def run(
-    emulator: Emulator, bin_dir: str, *, repeats: int = 3, sizes: tuple[int, ...] = SIZES
-) -> tuple[list[Row], EngineResult]:
-    emulator.reset(sync_seconds=0)
-    root = Path(tempfile.mkdtemp(prefix="bench-engine-"))
-    try:
-        (root / "state").mkdir()
-        env = environment(bin_dir, root, emulator)
-        stacks = {(kind, size): Stack(kind, size, root, env) for size in sizes for kind in KINDS}
-        for stack in stacks.values():
-            stack.create()
-        for repeat in range(repeats):
-            shift = repeat % 2  # alternate which kind goes first at each size
-            for size in sizes:
-                kinds = KINDS[shift:] + KINDS[:shift]
-                for kind in kinds:
-                    stack = stacks[kind, size]
-                    stack.timed("preview", emulator)
-                    stack.timed("up", emulator)
-                    if repeat == 0:
-                        stack.take_export()
-                    stack.timed("destroy", emulator)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-    result = EngineResult(stacks, repeats, import_cost(env))
-    rows: list[Row] = [
-        Row.compare(
-            CASE,
-            "import of the resource's module in a fresh Python with pulumi loaded (program and provider "
-            "process each pay it)",
-            "ms",
-            result.imports["ours"] * 1000,
-            "trivial_provider",
-            result.imports["trivial"] * 1000,
-        )
-    ]
+def run(emulator: Emulator, bin_dir: str, *, repeats: int = 3) -> tuple[list[Row], Figures, dict[Any, str]]:
+    """Rows of case 3; the figures per (kind, N, --parallel setting): every N at the engine's default,
+    the largest at the other settings too; each stack's export after its first ``up``."""
+    first, last = SIZES[0], SIZES[-1]
+    with workspace(bin_dir, emulator) as new_stack:
+        stacks = {(kind, n): new_stack(f"{kind}-{n}", kind, spread(n)) for n in SIZES for kind in KINDS}
+        plan = {
+            (kind, n, setting): (stack, options)
+            for (kind, n), stack in stacks.items()
+            for setting, options in PARALLEL.items()
+            if setting == DEFAULT or n == last
+        }
+        fig = cycles(emulator, plan, list(COMMANDS), repeats=repeats, task=0)  # preview of a fresh stack
+        exports = {key: stack.export or "" for key, stack in stacks.items()}
+    ms = _import_ms()
+    row = partial(Row, "3 engine")
+    rows = [row(IMPORT, "ms", ms["ours"], "trivial_provider", ms["trivial"])]
     for command in COMMANDS:
-        for size in sizes:
+        for n in SIZES:
+            ours, trivial = fig["ours", n, DEFAULT][command], fig["trivial", n, DEFAULT][command]
             rows.append(
-                Row.compare(
-                    CASE,
-                    f"pulumi {command}, N={size}: wall (median of {repeats})",
-                    "s",
-                    result.median("ours", size, command),
-                    "trivial dynamic resource, same N",
-                    result.median("trivial", size, command),
-                )
+                row(f"pulumi {command}, N={n}: wall (median of {repeats})", "s", ours, SAME_N, trivial)
             )
     for command in ("up", "destroy"):
-        first, last = sizes[0], sizes[-1]
-        ours_step = (result.median("ours", last, command) - result.median("ours", first, command)) / (
-            last - first
-        )
-        trivial_step = (
-            result.median("trivial", last, command) - result.median("trivial", first, command)
-        ) / (last - first)
-        rows.append(
-            Row.compare(
-                CASE,
-                f"pulumi {command}: marginal wall per extra resource (N={first} to {last})",
-                "ms",
-                ours_step * 1000,
-                "trivial dynamic resource",
-                trivial_step * 1000,
-            )
-        )
-    return rows, result
-
-
-PARALLEL_TASK_SECONDS = 0.6
-PARALLEL_SIZE = 16
-
-
-def run_parallel(emulator: Emulator, bin_dir: str, *, repeats: int = 2) -> tuple[list[Row], dict[str, Any]]:
-    """Case 3b: 16 ClusterIamSync on 2 clusters with 0.6 s tasks, declared interleaved vs grouped.
-
-    The API runs one task per cluster, so either way each cluster runs 8 tasks in sequence and the
-    two clusters can run side by side: the floor is 8 task times. Our provider serializes a cluster's
-    calls with a lock that a gRPC worker thread holds *while it waits*, and Pulumi's Python
-    dynamic-provider server has 4 worker threads, served in the order the engine sends the calls.
-    Declared grouped by cluster, the first calls are all for cluster A: 1 thread works and 3 wait on
-    A's lock, and every thread that frees up takes A's next resource and waits too, until A's last
-    resources are in the pool; B's first task starts only after 8 - 3 = 5 of A's. Expected: 13 task
-    times instead of 8. The declaration order is the only difference between the two stacks.
-    """
-    emulator.reset(sync_seconds=PARALLEL_TASK_SECONDS)
-    root = Path(tempfile.mkdtemp(prefix="bench-parallel-"))
-    half = PARALLEL_SIZE // 2
-    layouts = {
-        "ours-interleaved": [(cluster_id(i % 2), user_name(i)) for i in range(PARALLEL_SIZE)],
-        "ours-grouped": [(cluster_id(i // half), user_name(i)) for i in range(PARALLEL_SIZE)],
-    }
-    try:
-        (root / "state").mkdir()
-        env = environment(bin_dir, root, emulator)
-        stacks = {
-            kind: Stack(kind, PARALLEL_SIZE, root, env, targets=targets) for kind, targets in layouts.items()
+        per_extra = {
+            k: (fig[k, last, DEFAULT][command] - fig[k, first, DEFAULT][command]) / (last - first) * 1000
+            for k in KINDS
         }
-        for stack in stacks.values():
-            stack.create()
-        for repeat in range(repeats):
-            kinds = list(stacks)
-            for kind in kinds[repeat % 2 :] + kinds[: repeat % 2]:
-                stacks[kind].timed("up", emulator)
-                stacks[kind].timed("destroy", emulator)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        emulator.reset(sync_seconds=0)
-    figures = {
-        kind: {command: median(stack.times[command]) for command in ("up", "destroy")}
-        for kind, stack in stacks.items()
+        measure = f"pulumi {command}: marginal wall per extra resource (N={first} to {last})"
+        rows.append(row(measure, "ms", per_extra["ours"], TRIVIAL, per_extra["trivial"]))
+    for setting in PARALLEL:
+        mine, floor = fig["ours", last, setting], fig["trivial", last, setting]
+        if setting != DEFAULT:
+            for command in ("up", "destroy"):
+                measure = f"pulumi {command}, N={last}, {setting}: wall (median of {repeats})"
+                rows.append(row(measure, "s", mine[command], f"{SAME_N} and --parallel", floor[command]))
+        measure = f"pulumi up, N={last}, {setting}: sync tasks started"
+        rows.append(row(measure, "tasks", mine["sync tasks"], "API minimum: one per cluster", len(CLUSTERS)))
+    return rows, fig, exports
+
+
+def _entries(export: str) -> list[dict[str, Any]]:
+    resources = json.loads(export)["deployment"]["resources"]
+    return [r for r in resources if r["type"].endswith((":ClusterIamSync", ":Trivial"))]
+
+
+def _compact(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")).encode())
+
+
+def state_rows(exports: dict[Any, str]) -> list[Row]:
+    """Case 5, from the exports case 3 took after its first ``up`` of each stack."""
+    small, large = SIZES[0], SIZES[-1]
+    labels = {
+        "marginal": f"stack export, marginal bytes per resource (N={small} to {large})",
+        "alone": f"one resource's state entry, compact JSON, alone on its cluster (N={small})",
+        "shared": f"one resource's state entry, compact JSON, mean at N={large} (5 per cluster)",
+        "provider": "__provider value (stored in inputs and in outputs)",
     }
-    rows = [
-        Row.compare(
-            "3b engine, slow tasks",
-            f"pulumi {command}, {PARALLEL_SIZE} resources on 2 clusters, {PARALLEL_TASK_SECONDS:g} s tasks, "
-            f"declared grouped by cluster (median of {repeats})",
-            "s",
-            figures["ours-grouped"][command],
-            "same, declared interleaved",
-            figures["ours-interleaved"][command],
-        )
-        for command in ("up", "destroy")
+    figures: dict[str, dict[str, float]] = {}
+    for kind in KINDS:
+        few, many = exports[kind, small], exports[kind, large]
+        alone = _entries(few)[0]
+        figures[kind] = {
+            "marginal": round((len(many.encode()) - len(few.encode())) / (large - small)),
+            "alone": _compact(alone),
+            "shared": round(sum(map(_compact, _entries(many))) / large),
+            "provider": len(alone["inputs"]["__provider"]),
+        }
+    return [
+        Row("5 state", label, "bytes", figures["ours"][key], TRIVIAL, figures["trivial"][key])
+        for key, label in labels.items()
     ]
-    return rows, figures

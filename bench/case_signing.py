@@ -1,167 +1,97 @@
-"""Case 2, signing: µs per SDK-HMAC-SHA256 signature, in three forms, interleaved in rounds.
-
-* **bare functions** (the floor): ``signable_header_names`` + ``canonical_request`` +
-  ``string_to_sign`` + ``compute_signature`` + ``authorization_header`` on ready-made values: the
-  hashing and string building that any signer must do.
-* **AkSkAuth**: our ``httpx.Auth`` on a prepared ``httpx.Request`` (one ``next(auth_flow(request))``):
-  adds the date header, reads the raw path and query off the URL, picks the headers to sign.
-* **Huawei SDK signer**: ``huaweicloudsdkcore.signer.Signer.sign`` on an ``SdkRequest`` with the same
-  method, path, headers and body, for scale.
-
-Each batch signs fresh requests (built before the timer starts, so construction is not counted);
-the figure is the median over batches of batch time / batch size.
-"""
+"""Case 2, signing: µs per signature of our ``AkSkAuth``, of the bare signing functions (the floor) and
+of the Huawei SDK's signer, in batches of inputs built outside the timer, in rotating rounds."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import httpx
-from common import ACCESS_KEY, PROJECT_ID, SECRET_KEY, Row, median, private_home
+from common import ACCESS_KEY, CLUSTERS, PROJECT_ID, SECRET_KEY, USERS, Row, median, private_home, rotated
 from pydantic import SecretStr
 
-from mrs_iam_sync.client import CONTENT_TYPE_BODY, CONTENT_TYPE_GET, USER_AGENT
+from mrs_iam_sync import signing
 from mrs_iam_sync.models import UpdateSyncRequest
-from mrs_iam_sync.signing import (
-    SDK_DATE_FORMAT,
-    AkSkAuth,
-    authorization_header,
-    canonical_request,
-    compute_signature,
-    signable_header_names,
-    string_to_sign,
-)
+from mrs_iam_sync.transport import CONTENT_TYPE_BODY, CONTENT_TYPE_GET, USER_AGENT
 
-CASE = "2 signing"
-HOST = "127.0.0.1:8470"
-PATH = f"/v2/{PROJECT_ID}/clusters/bench-cluster-00/iam-sync-user"
-BODY = UpdateSyncRequest.of(user_names=["u000"]).to_bytes()
+HOST, CLUSTER, USER = "127.0.0.1:8470", CLUSTERS[0], USERS[0]
+PATH = f"/v2/{PROJECT_ID}/clusters/{CLUSTER}/iam-sync-user"
+BODY = UpdateSyncRequest.of(user_names=[USER]).to_bytes()
+BASELINES = {"bare": "bare canonical_request + HMAC functions", "sdk": "Huawei SDK Signer.sign"}
 
 
 def _headers(method: str) -> dict[str, str]:
+    content_type = CONTENT_TYPE_GET if method == "GET" else CONTENT_TYPE_BODY
+    return {"User-Agent": USER_AGENT, "Content-Type": content_type, "X-Project-Id": PROJECT_ID}
+
+
+def _dated(method: str, host: str) -> dict[str, str]:
     return {
-        "User-Agent": USER_AGENT,
-        "Content-Type": CONTENT_TYPE_GET if method == "GET" else CONTENT_TYPE_BODY,
-        "X-Project-Id": PROJECT_ID,
+        **_headers(method),
+        "Host": host,
+        "X-Sdk-Date": datetime.now(UTC).strftime(signing.SDK_DATE_FORMAT),
     }
 
 
-def _batch_us(prepare: Callable[[], Callable[[], object]], size: int) -> float:
-    """µs per signature over one batch; ``prepare`` builds the batch's inputs outside the timer."""
-    sign_all = prepare()
-    started = time.perf_counter_ns()
-    sign_all()
-    return (time.perf_counter_ns() - started) / 1000 / size
+def sign_bare(method: str, headers: dict[str, str], body: bytes) -> str:
+    """The floor: the Authorization header from the pure functions, on ready values."""
+    names = signing.signable_header_names(headers)
+    canonical = signing.canonical_request(
+        method=method, path=PATH, query=[], headers=headers, signed_headers=names, body=body
+    )
+    signature = signing.compute_signature(
+        SECRET_KEY, signing.string_to_sign(canonical, headers["X-Sdk-Date"])
+    )
+    return signing.authorization_header(access_key=ACCESS_KEY, signed_headers=names, signature=signature)
 
 
-def run(*, rounds: int = 15, size: int = 1000) -> tuple[list[Row], dict[str, float]]:
-    auth = AkSkAuth(access_key=ACCESS_KEY, secret_key=SecretStr(SECRET_KEY))
+def presigned(method: str, host: str, body: bytes) -> dict[str, str]:
+    """Headers signed now, exactly those our client sends (case 1's floor)."""
+    headers = _dated(method, host)
+    return {**headers, "Authorization": sign_bare(method, headers, body)}
+
+
+def run(*, rounds: int = 15, size: int = 1000) -> list[Row]:
+    auth = signing.AkSkAuth(access_key=ACCESS_KEY, secret_key=SecretStr(SECRET_KEY))
     with private_home():
         from huaweicloudsdkcore.auth.credentials import BasicCredentials  # noqa: PLC0415 - bench extra
         from huaweicloudsdkcore.sdk_request import SdkRequest  # noqa: PLC0415
         from huaweicloudsdkcore.signer.signer import Signer  # noqa: PLC0415
-    sdk_signer = Signer(BasicCredentials(ACCESS_KEY, SECRET_KEY, PROJECT_ID))
 
-    def bare(method: str) -> Callable[[], Callable[[], object]]:
+        sdk = Signer(BasicCredentials(ACCESS_KEY, SECRET_KEY, PROJECT_ID))
+
+    def batch(variant: str, method: str) -> list[Callable[[], object]]:
+        """``size`` signings ready to run: their inputs are built here, outside the timer."""
         body = b"" if method == "GET" else BODY
+        if variant == "bare":
+            return [partial(sign_bare, method, _dated(method, HOST), body) for _ in range(size)]
+        if variant == "AkSkAuth":
+            request = partial(httpx.Request, method, f"http://{HOST}{PATH}", content=body or None)
+            return [partial(next, auth.auth_flow(request(headers=_headers(method)))) for _ in range(size)]
+        fields = {"schema": "http", "host": HOST, "resource_path": PATH, "query_params": [], "body": body}
+        return [
+            partial(sdk.sign, SdkRequest(method, header_params=_headers(method), **fields))
+            for _ in range(size)
+        ]
 
-        def prepare() -> Callable[[], object]:
-            headers = {**_headers(method), "Host": HOST}
-            headers["X-Sdk-Date"] = datetime.now(UTC).strftime(SDK_DATE_FORMAT)
-
-            def sign_all() -> None:
-                for _ in range(size):
-                    signed = signable_header_names(headers)
-                    canonical = canonical_request(
-                        method=method, path=PATH, query=[], headers=headers, signed_headers=signed, body=body
-                    )
-                    signature = compute_signature(
-                        SECRET_KEY, string_to_sign(canonical, headers["X-Sdk-Date"])
-                    )
-                    authorization_header(access_key=ACCESS_KEY, signed_headers=signed, signature=signature)
-
-            return sign_all
-
-        return prepare
-
-    def ours(method: str) -> Callable[[], Callable[[], object]]:
-        body = None if method == "GET" else BODY
-
-        def prepare() -> Callable[[], object]:
-            requests = [
-                httpx.Request(method, f"http://{HOST}{PATH}", headers=_headers(method), content=body)
-                for _ in range(size)
-            ]
-
-            def sign_all() -> None:
-                for request in requests:
-                    next(auth.auth_flow(request))
-
-            return sign_all
-
-        return prepare
-
-    def sdk(method: str) -> Callable[[], Callable[[], object]]:
-        body = b"" if method == "GET" else BODY
-
-        def prepare() -> Callable[[], object]:
-            requests = [
-                SdkRequest(
-                    method=method,
-                    schema="http",
-                    host=HOST,
-                    resource_path=PATH,
-                    query_params=[],
-                    header_params=_headers(method),
-                    body=body,
-                )
-                for _ in range(size)
-            ]
-
-            def sign_all() -> None:
-                for request in requests:
-                    sdk_signer.sign(request)
-
-            return sign_all
-
-        return prepare
-
-    plan = [
-        (name, method, factory(method))
-        for method in ("GET", "POST")
-        for name, factory in (("bare", bare), ("AkSkAuth", ours), ("sdk", sdk))
-    ]
-    samples: dict[tuple[str, str], list[float]] = {(name, method): [] for name, method, _ in plan}
-    for round_index in range(rounds + 1):  # round 0 warms up
-        shift = round_index % len(plan)
-        for name, method, prepare in plan[shift:] + plan[:shift]:
-            value = _batch_us(prepare, size)
-            if round_index:
-                samples[name, method].append(value)
-    med = {f"{name} {method}": median(values) for (name, method), values in samples.items()}
-    rows: list[Row] = []
+    plan = [(variant, method) for variant in ("bare", "AkSkAuth", "sdk") for method in ("GET", "POST")]
+    samples: dict[tuple[str, str], list[float]] = {key: [] for key in plan}
+    for turn in range(rounds + 1):  # round 0 warms up
+        for key in rotated(plan, turn):
+            signings = batch(*key)
+            started = time.perf_counter_ns()
+            for sign in signings:
+                sign()
+            if turn:
+                samples[key].append((time.perf_counter_ns() - started) / 1000 / size)
+    us = {key: median(values) for key, values in samples.items()}
+    rows = []
     for method, label in (("GET", "GET (empty body)"), ("POST", f"POST ({len(BODY)}-byte body)")):
-        ours_us = med[f"AkSkAuth {method}"]
-        rows.append(
-            Row.compare(
-                CASE,
-                f"AkSkAuth on a prepared httpx request, {label}",
-                "µs/signature",
-                ours_us,
-                "bare canonical_request + HMAC functions",
-                med[f"bare {method}"],
+        for base, name in BASELINES.items():
+            measure = f"AkSkAuth on a prepared httpx request, {label}"
+            rows.append(
+                Row("2 signing", measure, "µs/signature", us["AkSkAuth", method], name, us[base, method])
             )
-        )
-        rows.append(
-            Row.compare(
-                CASE,
-                f"AkSkAuth on a prepared httpx request, {label}",
-                "µs/signature",
-                ours_us,
-                "Huawei SDK Signer.sign",
-                med[f"sdk {method}"],
-            )
-        )
-    return rows, med
+    return rows

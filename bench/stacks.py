@@ -1,0 +1,127 @@
+"""Real Pulumi projects run by the real CLI: N resources, each a (cluster, user) pair, of ours or of the
+trivial dynamic resource (``trivial_provider.py``), in a temporary workspace of their own."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+from common import BENCH_DIR, CLUSTERS, REPO, USERS, Emulator, clean_env, median, provider_env, rotated
+
+COMMANDS: Final = {
+    "preview": ("preview", "--non-interactive"),
+    "up": ("up", "--yes", "--skip-preview", "--non-interactive"),
+    "destroy": ("destroy", "--yes", "--skip-preview", "--non-interactive"),
+}
+DEFAULT: Final = "default --parallel"
+PARALLEL: Final = {"--parallel 32": ("--parallel", "32"), DEFAULT: (), "--parallel 64": ("--parallel", "64")}
+"""The engine runs at most --parallel resource operations at once: stacks of more than 32 also run at 64,
+where every resource can reach the provider while the first tasks run."""
+PROGRAMS: Final = {
+    "ours": "from mrs_iam_sync import ClusterIamSync as Resource\nEXTRA = {}\n",
+    # The inputs ClusterIamSync stores after check, so the engine moves and stores the same bags.
+    "trivial": "from trivial_provider import TrivialResource as Resource\n"
+    "EXTRA = dict(group_names=[], is_all_sync=False, wait=True, timeout_seconds=600.0)\n",
+}
+DECLARE: Final = """
+for index, (cluster, user) in enumerate({targets!r}):
+    Resource(f"r{{index:03d}}", cluster_id=cluster, user_names=[user], **EXTRA)
+"""
+
+HISTORY: Final = 20
+"""Completed tasks the emulator keeps per cluster: the task counts are exact below that."""
+_run = partial(subprocess.run, capture_output=True, text=True, timeout=600, check=False)
+Targets = Sequence[tuple[str, str]]
+Plan = Mapping[Any, tuple["Stack", Sequence[str]]]  # a key of the caller's: (stack, CLI options)
+Figures = dict[Any, dict[str, float]]
+
+
+def spread(size: int, clusters: int = len(CLUSTERS), *, grouped: bool = False) -> list[tuple[str, str]]:
+    """``size`` resources, each with its own user, on the first ``clusters`` clusters: interleaved
+    (resource i on cluster i % clusters) or grouped (each cluster's resources declared together)."""
+    per_cluster = -(-size // clusters)
+    return [(CLUSTERS[i // per_cluster if grouped else i % clusters], USERS[i]) for i in range(size)]
+
+
+class Stack:
+    """One project with one stack; ``run`` returns a command's wall seconds."""
+
+    def __init__(self, directory: Path, kind: str, targets: Targets, env: dict[str, str]) -> None:
+        self.directory, self.size, self.env = directory, len(targets), env
+        self.clusters = sorted({cluster for cluster, _ in targets})
+        self.export: str | None = None  # `pulumi stack export` after the first `up` in `cycles`
+        directory.mkdir()
+        python = "runtime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
+        (directory / "Pulumi.yaml").write_text(f"name: bench-{directory.name}\n{python}")
+        (directory / "__main__.py").write_text(PROGRAMS[kind] + DECLARE.format(targets=list(targets)))
+        (directory / ".venv").symlink_to(REPO / ".venv")
+        self.pulumi("stack", "init", "b", "--non-interactive")
+
+    def pulumi(self, *args: str) -> str:
+        done = _run(["pulumi", *args], cwd=self.directory, env=self.env)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"pulumi {' '.join(args)} failed in {self.directory}:\n{done.stdout}\n{done.stderr}"
+            )
+        return done.stdout
+
+    def run(self, command: str, *options: str) -> float:
+        started = time.perf_counter()
+        self.pulumi(*COMMANDS[command], *options)
+        return time.perf_counter() - started
+
+
+@contextmanager
+def workspace(bin_dir: str, emulator: Emulator) -> Iterator[Callable[[str, str, Targets], Stack]]:
+    """Yields a stack factory, ``(name, kind, targets) -> Stack``, for stacks sharing one file backend,
+    one ``PULUMI_HOME`` and one emulator; ``bench/`` is on their ``PYTHONPATH`` so the provider process
+    can unpickle ``trivial_provider.TrivialProvider``."""
+    with tempfile.TemporaryDirectory(prefix="bench-stacks-") as root:
+        env = clean_env(
+            {
+                "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                "PULUMI_BACKEND_URL": f"file://{root}/state",
+                "PULUMI_CONFIG_PASSPHRASE": "bench-state-passphrase-not-a-secret",
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+                "PULUMI_HOME": f"{root}/home",
+                "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")])),
+                **provider_env(emulator.url),
+            }
+        )
+        Path(root, "state").mkdir()
+        yield lambda name, kind, targets: Stack(Path(root, name), kind, targets, env)
+
+
+def cycles(emulator: Emulator, plan: Plan, commands: Sequence[str], *, repeats: int, task: float) -> Figures:
+    """Run ``commands`` on every stack of the plan, ``repeats`` times in a rotating order, each time from
+    the emulator's seed with tasks of ``task`` seconds; medians per key of each command's wall, the
+    requests it made, and the sync and cancel tasks started (from the clusters' task history)."""
+    samples: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for turn in range(repeats):
+        for key in rotated(list(plan), turn):
+            (stack, options), figures = plan[key], samples[key]
+            emulator.reset(sync_seconds=task)
+            for command in commands:
+                emulator.clear_requests()
+                figures[command].append(stack.run(command, *options))
+                figures[f"{command} requests"].append(len(emulator.requests()))
+                if command == "up" and stack.export is None:
+                    stack.export = stack.pulumi("stack", "export")
+            histories = [emulator.cluster(cluster)["tasks"] for cluster in stack.clusters]
+            if any(len(history) >= HISTORY for history in histories):
+                raise RuntimeError(
+                    f"a cluster of {stack.directory.name} ran more tasks than the history keeps"
+                )
+            kinds = [each["kind"] for history in histories for each in history]
+            figures["sync tasks"].append(kinds.count("sync"))
+            figures["cancel tasks"].append(kinds.count("cancel"))
+    return {key: {name: median(values) for name, values in each.items()} for key, each in samples.items()}
