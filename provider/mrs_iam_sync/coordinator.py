@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
@@ -32,13 +33,16 @@ from mrs_iam_sync.target import ClusterRef
 logger = logging.getLogger("mrs_iam_sync.coordinator")
 
 GATHER_QUIET_SECONDS: Final = 0.05
-"""A cluster's first round starts once no lifecycle call has begun for this long: a program's
-resources arrive in a burst milliseconds apart, so one round takes them all. Later rounds take what
-queued up while the previous one ran, and start at once, unless they must settle declarations."""
+"""A round starts once no lifecycle call has begun for this long: a program's resources, or the
+next wave the engine lets through after a task, arrive in a burst milliseconds apart, so one round
+takes them all."""
+GATHER_WORTH_SECONDS: Final = 0.5
+"""Rounds gather only when this cluster's last round took at least this long (and always its first
+round): with slow tasks, one more round costs a whole task; with quick ones, waiting costs more."""
 SETTLE_QUIET_SECONDS: Final = 0.15
 """A round deciding an update's cancels waits longer: what it protects is access, not time."""
 GATHER_MAX_SECONDS: Final = 0.6
-"""...and neither waits longer than this for the burst to end."""
+"""...and no round waits longer than this for the burst to end."""
 POLL_INITIAL_SECONDS: Final = 0.2
 POLL_MAX_SECONDS: Final = 1.0
 """Polling a running task: the cap bounds how late its end is noticed, at one GET per second."""
@@ -108,7 +112,8 @@ class ClusterCoordinator:
         self._lock = threading.Lock()
         self._pending: list[Ask] = []
         self._worker: threading.Thread | None = None
-        self._gathered_once = False
+        self._last_round_seconds: float | None = None
+        """None before the first round, which always gathers."""
 
     # -- the calls' side ---------------------------------------------------------------------------
 
@@ -143,22 +148,24 @@ class ClusterCoordinator:
         while True:
             with self._lock:
                 settle = any(ask.settle_declarations for ask in self._pending)
-                gather = settle or not self._gathered_once
-            if gather:
+                last = self._last_round_seconds
+            if settle or last is None or last >= GATHER_WORTH_SECONDS:
                 quiet = SETTLE_QUIET_SECONDS if settle else GATHER_QUIET_SECONDS
                 self._declarations.wait_until_quiet(quiet=quiet, at_most=GATHER_MAX_SECONDS)
             with self._lock:
                 batch, self._pending = self._pending, []
-                self._gathered_once = True
                 if not batch:
                     self._worker = None
                     return
+            started = time.monotonic()
             try:
                 self._round(batch)
             except BaseException as exc:  # every waiting call must hear of it, whatever it is
                 for ask in batch:
                     ask.error = exc
             finally:
+                with self._lock:
+                    self._last_round_seconds = time.monotonic() - started
                 for ask in batch:
                     ask.done.set()
 
