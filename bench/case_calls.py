@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from case_engine import SIZES
-from common import CLUSTERS, USERS, Emulator, Row, provider_in_process
+from common import CLUSTERS, USERS, Row, provider_in_process
 from stacks import DEFAULT, Figures
+
+from kit.emulator import EmulatorProcess
 
 if TYPE_CHECKING:
     from mrs_iam_sync.provider import ClusterIamSyncProvider
@@ -30,15 +32,15 @@ def _inputs(provider: ClusterIamSyncProvider, *users: str) -> dict[str, Any]:
     return dict(provider.check({}, {"cluster_id": CLUSTER, "user_names": list(users)}).inputs)
 
 
-def lifecycle(emulator: Emulator) -> dict[str, list[str]]:
+def lifecycle(emulator: EmulatorProcess) -> dict[str, list[str]]:
     """Create, two updates, refresh and delete of one resource: the requests of each step."""
     emulator.reset(sync_seconds=0)
     seen: dict[str, list[str]] = {}
 
     def step(name: str, call: Any, *args: Any) -> Any:
-        emulator.clear_requests()
+        emulator.clear_log()
         result = call(*args)
-        seen[name] = [f"{e['method']} {e['path'].split(CLUSTER + '/')[-1]}" for e in emulator.requests()]
+        seen[name] = [f"{e['method']} {e['path'].split(CLUSTER + '/')[-1]}" for e in emulator.log()]
         return result
 
     with provider_in_process(emulator.url) as provider:
@@ -54,7 +56,7 @@ def lifecycle(emulator: Emulator) -> dict[str, list[str]]:
     return seen
 
 
-def run(emulator: Emulator, engine: Figures) -> tuple[list[Row], dict[str, list[str]]]:
+def run(emulator: EmulatorProcess, engine: Figures) -> tuple[list[Row], dict[str, list[str]]]:
     seen = lifecycle(emulator)
     rows = [
         row(f"{step}: requests", len(seen[step]), "API minimum", least) for step, (least, _) in STEPS.items()

@@ -17,9 +17,10 @@ from typing import Final
 
 import httpx
 from case_signing import BODY, CLUSTER, PATH, USER, presigned
-from common import ACCESS_KEY, PROJECT_ID, SECRET_KEY, Emulator, Row, private_home, provider_env, rotated
+from common import ACCESS_KEY, PROJECT_ID, SECRET_KEY, Row, private_home, provider_env, rotated
 from pydantic import SecretStr
 
+from kit.emulator import EmulatorProcess
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.models import CancelSyncRequest, ClusterAddress, UpdateSyncRequest
@@ -64,7 +65,7 @@ def _timed(call: Call) -> tuple[float, float]:
     return (time.perf_counter_ns() - wall) / 1000, (time.thread_time_ns() - cpu) / 1000
 
 
-def run(emulator: Emulator, *, rounds: int = 100, calls: int = 5) -> list[Row]:
+def run(emulator: EmulatorProcess, *, rounds: int = 100, calls: int = 5) -> list[Row]:
     emulator.reset(sync_seconds=0)
     url, host = emulator.url, httpx.URL(emulator.url).netloc.decode()
     where = ClusterAddress.of(project_id=PROJECT_ID, cluster_id=CLUSTER)
@@ -141,6 +142,6 @@ def run(emulator: Emulator, *, rounds: int = 100, calls: int = 5) -> list[Row]:
         for verb in LABELS
         for measure, of, ours, name, base in specs
     ]
-    handling = statistics.median(e["duration_ms"] * 1000 for e in emulator.requests() if e["method"] == "GET")
+    handling = statistics.median(e["duration_ms"] * 1000 for e in emulator.log() if e["method"] == "GET")
     measure = "the emulator's own handling of a GET (its request log)"
     return [*rows, row(measure, "µs", handling, "wall of the floor's GET", figures["wall"]["floor", "GET"])]

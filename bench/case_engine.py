@@ -9,8 +9,11 @@ from collections import defaultdict
 from functools import partial
 from typing import Any, Final
 
-from common import BENCH_DIR, CLUSTERS, REPO, Emulator, Row, clean_env, median, rotated
+from common import BENCH_DIR, CLUSTERS, REPO, Row, median, rotated
 from stacks import COMMANDS, DEFAULT, PARALLEL, Figures, cycles, spread, workspace
+
+from kit.emulator import EmulatorProcess
+from kit.environment import subprocess_environment
 
 SIZES: Final = (1, 10, 50)
 KINDS: Final = ("trivial", "ours")
@@ -33,13 +36,15 @@ def _import_ms(repeats: int = 7) -> dict[str, float]:
     for turn in range(repeats):
         for kind in rotated(list(KINDS), turn):
             probe = [str(REPO / ".venv/bin/python"), "-c", IMPORT_PROBE.format(MODULES[kind])]
-            env = clean_env({"PYTHONPATH": str(BENCH_DIR)})
+            env = subprocess_environment(PYTHONPATH=str(BENCH_DIR))
             out = subprocess.run(probe, env=env, capture_output=True, text=True, check=True).stdout
             samples[kind].append(float(out) * 1000)
     return {kind: median(values) for kind, values in samples.items()}
 
 
-def run(emulator: Emulator, bin_dir: str, *, repeats: int = 3) -> tuple[list[Row], Figures, dict[Any, str]]:
+def run(
+    emulator: EmulatorProcess, bin_dir: str, *, repeats: int = 3
+) -> tuple[list[Row], Figures, dict[Any, str]]:
     """Rows of case 3; the figures per (kind, N, --parallel setting): every N at the engine's default,
     the largest at the other settings too; each stack's export after its first ``up``."""
     first, last = SIZES[0], SIZES[-1]

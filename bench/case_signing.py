@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
+from typing import Final
 
 import httpx
 from common import ACCESS_KEY, CLUSTERS, PROJECT_ID, SECRET_KEY, USERS, Row, median, private_home, rotated
 from pydantic import SecretStr
 
+from kit import signer
 from mrs_iam_sync import signing
 from mrs_iam_sync.models import UpdateSyncRequest
 from mrs_iam_sync.transport import CONTENT_TYPE_BODY, CONTENT_TYPE_GET, USER_AGENT
@@ -35,22 +37,15 @@ def _dated(method: str, host: str) -> dict[str, str]:
     }
 
 
-def sign_bare(method: str, headers: dict[str, str], body: bytes) -> str:
-    """The floor: the Authorization header from the pure functions, on ready values."""
-    names = signing.signable_header_names(headers)
-    canonical = signing.canonical_request(
-        method=method, path=PATH, query=[], headers=headers, signed_headers=names, body=body
-    )
-    signature = signing.compute_signature(
-        SECRET_KEY, signing.string_to_sign(canonical, headers["X-Sdk-Date"])
-    )
-    return signing.authorization_header(access_key=ACCESS_KEY, signed_headers=names, signature=signature)
+BARE: Final = {"query": (), "access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
+"""The floor, the test kit's reference signer: the Authorization header from the pure functions, on
+ready values."""
 
 
 def presigned(method: str, host: str, body: bytes) -> dict[str, str]:
     """Headers signed now, exactly those our client sends (case 1's floor)."""
     headers = _dated(method, host)
-    return {**headers, "Authorization": sign_bare(method, headers, body)}
+    return {**headers, "Authorization": signer.sign(method, PATH, headers, body=body, **BARE)}
 
 
 def run(*, rounds: int = 15, size: int = 1000) -> list[Row]:
@@ -66,7 +61,8 @@ def run(*, rounds: int = 15, size: int = 1000) -> list[Row]:
         """``size`` signings ready to run: their inputs are built here, outside the timer."""
         body = b"" if method == "GET" else BODY
         if variant == "bare":
-            return [partial(sign_bare, method, _dated(method, HOST), body) for _ in range(size)]
+            bare = partial(signer.sign, method, PATH, body=body, **BARE)
+            return [partial(bare, _dated(method, HOST)) for _ in range(size)]
         if variant == "AkSkAuth":
             request = partial(httpx.Request, method, f"http://{HOST}{PATH}", content=body or None)
             return [partial(next, auth.auth_flow(request(headers=_headers(method)))) for _ in range(size)]

@@ -10,8 +10,10 @@ from functools import partial
 from typing import Final
 
 from case_waiting import expected_polls
-from common import Emulator, Row
+from common import Row
 from stacks import DEFAULT, PARALLEL, Targets, cycles, spread, workspace
+
+from kit.emulator import EmulatorProcess
 
 TASK_SECONDS: Final = 3.0
 GROUPED: Final = "20 on 5 clusters, grouped"
@@ -26,7 +28,7 @@ FLOOR: Final = f"API floor: trivial, same N and --parallel, + {TASK_SECONDS:g} s
 ONE_PER_CLUSTER: Final = "API minimum: one per cluster"
 
 
-def run_grouping(emulator: Emulator, bin_dir: str, *, repeats: int = 2) -> list[Row]:
+def run_grouping(emulator: EmulatorProcess, bin_dir: str, *, repeats: int = 2) -> list[Row]:
     """Case 3b: 16 resources on 2 clusters, 0.6 s tasks, declared grouped vs interleaved."""
     layouts = {"grouped": spread(16, 2, grouped=True), "interleaved": spread(16, 2)}
     with workspace(bin_dir, emulator) as new_stack:
@@ -43,7 +45,7 @@ def run_grouping(emulator: Emulator, bin_dir: str, *, repeats: int = 2) -> list[
     ]
 
 
-def run(emulator: Emulator, bin_dir: str, *, repeats: int = 3) -> list[Row]:
+def run(emulator: EmulatorProcess, bin_dir: str, *, repeats: int = 3) -> list[Row]:
     """Case 7: the four layouts with 3 s tasks, at --parallel 32 and at the engine's default."""
     with workspace(bin_dir, emulator) as new_stack:
         stacks = {name: new_stack(f"ours-{i}", "ours", t) for i, (name, t) in enumerate(LAYOUTS.items())}

@@ -9,8 +9,9 @@ from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from common import CLUSTERS, PROJECT_ID, USERS, Emulator, Row, median, provider_env, provider_in_process
+from common import CLUSTERS, PROJECT_ID, USERS, Row, median, provider_env, provider_in_process
 
+from kit.emulator import EmulatorProcess
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.coordinator import POLL_INITIAL_SECONDS, POLL_MAX_SECONDS, wait_until_idle
@@ -41,13 +42,13 @@ def expected_polls(task: float) -> int:
     return len(poll_times(task))
 
 
-def _lag(emulator: Emulator, cluster: str) -> float:
+def _lag(emulator: EmulatorProcess, cluster: str) -> float:
     """Seconds from the end of the cluster's last sync task until now."""
     task = [t for t in emulator.cluster(cluster)["tasks"] if t["kind"] == "sync"][-1]
     return time.time() - datetime.fromisoformat(task["finishes_at"].replace("Z", "+00:00")).timestamp()
 
 
-def run(emulator: Emulator, *, repeats: int = 5) -> list[Row]:
+def run(emulator: EmulatorProcess, *, repeats: int = 5) -> list[Row]:
     emulator.reset(sync_seconds=TASK_SECONDS)
     client = MrsClient(resolve_settings(environ=provider_env(emulator.url)))
 
@@ -66,11 +67,11 @@ def run(emulator: Emulator, *, repeats: int = 5) -> list[Row]:
     polls: list[int] = []
     with provider_in_process(emulator.url) as provider, client, ThreadPoolExecutor(2) as pool:
         for index in range(0, 2 * repeats, 2):  # two fresh clusters per repetition, side by side
-            emulator.clear_requests()
+            emulator.clear_log()
             waits = pool.submit(with_client, index), pool.submit(with_provider, provider, index + 1)
             lags.append((waits[0].result(), waits[1].result()))
             status = f"/clusters/{CLUSTERS[index]}/iam-sync"
-            polls.append(sum(entry["path"].endswith(status) for entry in emulator.requests()))
+            polls.append(sum(entry["path"].endswith(status) for entry in emulator.log()))
     waited, created = (median(column) for column in zip(*lags, strict=True))
     times, row = poll_times(TASK_SECONDS), partial(Row, "6 waiting")
     lag = f"{TASK_SECONDS:g} s task: completion -> {{}} returns (median of {repeats})"

@@ -1,11 +1,13 @@
-"""What every case shares: the seed's identities, the emulator process, the environment, result rows."""
+"""What every case shares: the seed's identities, the emulator process, the environment, result rows.
+
+The emulator process, its control API and the environments of processes come from the test kit
+(``tests/kit``), which this module puts on the path."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -14,15 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from unittest import mock
 
-import httpx
 import yaml
-
-if TYPE_CHECKING:
-    from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
 REPO: Final = BENCH_DIR.parent
 SEED: Final = BENCH_DIR / "seed.yaml"
+sys.path.append(str(REPO / "tests"))
+
+from kit.emulator import EmulatorProcess  # noqa: E402
+from kit.environment import subprocess_environment  # noqa: E402
+
+if TYPE_CHECKING:
+    from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 # The seed's public demo identities, read from it rather than copied.
 _seed = yaml.safe_load(SEED.read_text())
@@ -46,12 +51,6 @@ def provider_env(endpoint: str) -> dict[str, str]:
     }
 
 
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The caller's environment minus anything that could aim Pulumi or the provider elsewhere."""
-    prefixes = ("HW_", "HUAWEICLOUD_", "PULUMI_", "OS_")
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(prefixes)}, **extra}
-
-
 @contextlib.contextmanager
 def provider_in_process(endpoint: str) -> Iterator[ClusterIamSyncProvider]:
     """The provider, called directly, as a fresh provider process would run it: its settings in the
@@ -59,7 +58,7 @@ def provider_in_process(endpoint: str) -> Iterator[ClusterIamSyncProvider]:
     from mrs_iam_sync.lifecycle import LIFECYCLE  # noqa: PLC0415 - loads pulumi: only where needed
     from mrs_iam_sync.provider import ClusterIamSyncProvider  # noqa: PLC0415
 
-    with mock.patch.dict(os.environ, clean_env(provider_env(endpoint)), clear=True):
+    with mock.patch.dict(os.environ, subprocess_environment(**provider_env(endpoint)), clear=True):
         LIFECYCLE.process.reset()
         try:
             yield ClusterIamSyncProvider()
@@ -74,55 +73,16 @@ def private_home() -> Iterator[None]:
         yield
 
 
-class Emulator:
-    """One ``python -m mrs_emulator`` process on a free port, driven through its control API.
-
-    A process, not a thread of the bench: a thread would share the GIL with the code being timed.
-    """
-
-    def __init__(self) -> None:
-        # stderr to a file: nobody reads it during the run, and a full pipe would block the emulator.
-        self._stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the process
-        command = [sys.executable, "-m", "mrs_emulator", "--port", "0", "--seed", str(SEED)]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
-        assert self._process.stdout is not None
-        line = self._process.stdout.readline().strip()
-        _, found, self.url = line.partition(" listening on ")
-        if not found:
-            self._process.kill()
-            self._stderr.seek(0)
-            raise RuntimeError(f"the emulator did not start: {line!r} {self._stderr.read()!r}")
-        self._control = httpx.Client(base_url=f"{self.url}/_emulator", timeout=30.0)
-
-    def __enter__(self) -> Emulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._control.close()
-        self._process.terminate()  # the process this object started, by its own handle
-        self._process.wait(timeout=10)
-
-    def _call(self, method: str, path: str, json: Any = None) -> Any:
-        response = self._control.request(method, path, json=json)
-        response.raise_for_status()
-        return response.json()
-
-    def reset(self, *, sync_seconds: float) -> None:
-        """Back to the seed (no task history), tasks of ``sync_seconds``, an empty request log."""
-        self._call("POST", "/reset")
-        self._call("PUT", "/settings", {"sync_seconds": sync_seconds})
-        self.clear_requests()
-
-    def clear_requests(self) -> None:
-        self._call("DELETE", "/requests")
-
-    def requests(self) -> list[dict[str, Any]]:
-        """The API requests since the last clear (control calls are not logged)."""
-        return list(self._call("GET", "/requests")["requests"])
-
-    def cluster(self, cluster: str) -> dict[str, Any]:
-        """Synced principals and tasks (running, and the last 20 completed) of one cluster."""
-        return dict(self._call("GET", f"/projects/{PROJECT_ID}/clusters/{cluster}"))
+@contextlib.contextmanager
+def emulator_process() -> Iterator[EmulatorProcess]:
+    """One ``python -m mrs_emulator`` process on a free port, from the bench's seed, driven through its
+    control API.  A process, not a thread of the bench: a thread would share the GIL with the code
+    being timed."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-emulator-") as logs,
+        EmulatorProcess("--seed", str(SEED), logs=Path(logs), project_id=PROJECT_ID) as emulator,
+    ):
+        yield emulator
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,9 @@ import case_engine
 import case_signing
 import case_tasks
 import case_waiting
-from common import BENCH_DIR, REPO, Emulator, Row, render_table
+from common import BENCH_DIR, Row, emulator_process, render_table
+
+from kit.pulumi import find_bin_dir
 
 RESULTS = BENCH_DIR / "RESULTS.md"
 T = TypeVar("T")
@@ -80,10 +82,10 @@ def fill(text: str, block: str, content: str) -> str:
 
 def main() -> int:
     started = time.monotonic()
-    bin_dir = os.environ.get("PULUMI_BIN_DIR") or _output("bash", str(REPO / "toolchain" / "get-pulumi.sh"))
+    bin_dir = str(find_bin_dir())
     host, load, busy = machine(bin_dir), os.getloadavg()[0], _pytest_processes()
     results: dict[str, list[Row]] = {}
-    with Emulator() as emulator:
+    with emulator_process() as emulator:
         results["2"] = case("2 signing", case_signing.run)
         results["1"] = case("1 client", lambda: case_client.run(emulator))
         results["6"] = case("6 waiting", lambda: case_waiting.run(emulator))

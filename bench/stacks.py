@@ -14,7 +14,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
-from common import BENCH_DIR, CLUSTERS, REPO, USERS, Emulator, clean_env, median, provider_env, rotated
+from common import BENCH_DIR, CLUSTERS, REPO, USERS, median, provider_env, rotated
+
+from kit.emulator import EmulatorProcess
+from kit.pulumi import project_environment
 
 COMMANDS: Final = {
     "preview": ("preview", "--non-interactive"),
@@ -80,28 +83,24 @@ class Stack:
 
 
 @contextmanager
-def workspace(bin_dir: str, emulator: Emulator) -> Iterator[Callable[[str, str, Targets], Stack]]:
+def workspace(bin_dir: str, emulator: EmulatorProcess) -> Iterator[Callable[[str, str, Targets], Stack]]:
     """Yields a stack factory, ``(name, kind, targets) -> Stack``, for stacks sharing one file backend,
     one ``PULUMI_HOME`` and one emulator; ``bench/`` is on their ``PYTHONPATH`` so the provider process
     can unpickle ``trivial_provider.TrivialProvider``."""
     with tempfile.TemporaryDirectory(prefix="bench-stacks-") as root:
-        env = clean_env(
-            {
-                "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-                "PULUMI_BACKEND_URL": f"file://{root}/state",
-                "PULUMI_CONFIG_PASSPHRASE": "bench-state-passphrase-not-a-secret",
-                "PULUMI_SKIP_UPDATE_CHECK": "true",
-                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-                "PULUMI_HOME": f"{root}/home",
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")])),
-                **provider_env(emulator.url),
-            }
+        env = project_environment(
+            bin_dir,
+            Path(root),
+            passphrase="bench-state-passphrase-not-a-secret",
+            PYTHONPATH=os.pathsep.join(filter(None, [str(BENCH_DIR), os.environ.get("PYTHONPATH")])),
+            **provider_env(emulator.url),
         )
-        Path(root, "state").mkdir()
         yield lambda name, kind, targets: Stack(Path(root, name), kind, targets, env)
 
 
-def cycles(emulator: Emulator, plan: Plan, commands: Sequence[str], *, repeats: int, task: float) -> Figures:
+def cycles(
+    emulator: EmulatorProcess, plan: Plan, commands: Sequence[str], *, repeats: int, task: float
+) -> Figures:
     """Run ``commands`` on every stack of the plan, ``repeats`` times in a rotating order, each time from
     the emulator's seed with tasks of ``task`` seconds; medians per key of each command's wall, the
     requests it made, and the sync and cancel tasks started (from the clusters' task history)."""
@@ -111,9 +110,9 @@ def cycles(emulator: Emulator, plan: Plan, commands: Sequence[str], *, repeats: 
             (stack, options), figures = plan[key], samples[key]
             emulator.reset(sync_seconds=task)
             for command in commands:
-                emulator.clear_requests()
+                emulator.clear_log()
                 figures[command].append(stack.run(command, *options))
-                figures[f"{command} requests"].append(len(emulator.requests()))
+                figures[f"{command} requests"].append(len(emulator.log()))
                 if command == "up" and stack.export is None:
                     stack.export = stack.pulumi("stack", "export")
             histories = [emulator.cluster(cluster)["tasks"] for cluster in stack.clusters]

@@ -10,10 +10,10 @@ running task reads the same whichever operation met it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.wrappers import Response
 
@@ -34,6 +34,8 @@ from mrs_emulator.errors import (
 )
 from mrs_emulator.payloads import parse_cancel_request, parse_sync_request
 from mrs_iam_sync.rules import CLUSTER_ID_PATTERN, CLUSTER_ID_RULE, PROJECT_ID_PATTERN, PROJECT_ID_RULE
+
+_T = TypeVar("_T")
 
 DISPATCHED = {"state": "synchronizing"}
 """The one documented value of ``state`` in the 202 answers."""
@@ -80,38 +82,35 @@ def service_errors(backend: EmulatorBackend) -> Iterator[None]:
         raise internal_error(exc.message) from exc
 
 
+def _on_cluster(call: ApiCall, operation: Callable[..., _T], *args: Any) -> _T:
+    """``operation(project_id, cluster_id, *args)`` of the backend, its refusals read as API errors."""
+    with service_errors(call.backend):
+        return operation(call.project_id, call.cluster_id, *args)
+
+
 def update_sync_iam_user(call: ApiCall) -> Response:
     """POST .../iam-sync-user: start a sync task (users drag their IAM groups along)."""
-    request = parse_sync_request(call.body, call.backend.options)
-    with service_errors(call.backend):
-        call.backend.start_sync(call.project_id, call.cluster_id, request)
+    _on_cluster(call, call.backend.start_sync, parse_sync_request(call.body, call.backend.options))
     return json_reply(202, DISPATCHED)
 
 
 def show_sync_iam_user(call: ApiCall) -> Response:
     """GET .../iam-sync-user: the synchronised users and groups, sorted."""
-    with service_errors(call.backend):
-        users, groups = call.backend.synced_principals(call.project_id, call.cluster_id)
+    users, groups = _on_cluster(call, call.backend.synced_principals)
     return json_reply(200, {"user_names": users, "group_names": groups})
 
 
 def cancel_sync_iam_user(call: ApiCall) -> Response:
     """DELETE .../iam-sync-user (with a body): start a task removing exactly the listed names."""
-    request = parse_cancel_request(call.body, call.backend.options)
-    with service_errors(call.backend):
-        call.backend.start_cancel(call.project_id, call.cluster_id, request)
+    _on_cluster(call, call.backend.start_cancel, parse_cancel_request(call.body, call.backend.options))
     return json_reply(202, DISPATCHED)
 
 
 def list_sync_status(call: ApiCall) -> Response:
     """GET .../iam-sync: whether a task is running (or queued) on the cluster."""
-    with service_errors(call.backend):
-        running = call.backend.is_synchronizing(call.project_id, call.cluster_id)
-    return json_reply(200, {"is_synchronizing": running})
+    return json_reply(200, {"is_synchronizing": _on_cluster(call, call.backend.is_synchronizing)})
 
 
 def list_sync_requirements(call: ApiCall) -> Response:
     """GET .../iam-sync/is-synchronous: whether a task has completed on the cluster."""
-    with service_errors(call.backend):
-        done = call.backend.is_synchronous(call.project_id, call.cluster_id)
-    return json_reply(200, {"is_synchronous": done})
+    return json_reply(200, {"is_synchronous": _on_cluster(call, call.backend.is_synchronous)})

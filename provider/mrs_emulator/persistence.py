@@ -33,7 +33,6 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -50,12 +49,14 @@ MAX_STATE_BYTES: Final = 64 * 1024 * 1024
 """A state file larger than this is refused at start, and a save that would make one is refused."""
 
 
-def _duplicates(ids: list[str], what: str) -> Iterator[str]:
+def _require_unique_ids(ids: list[str], what: str) -> None:
+    """Refuse the document at the first id that repeats an earlier one."""
     seen: dict[str, int] = {}
     for index, value in enumerate(ids):
         if value in seen:
-            yield f"{what}[{index}].id is a duplicate of {what}[{seen[value]}].id"
-        seen.setdefault(value, index)
+            problem = f"{what}[{index}].id is a duplicate of {what}[{seen[value]}].id"
+            raise PydanticCustomError("duplicate", problem)
+        seen[value] = index
 
 
 class ProjectState(BaseModel):
@@ -66,8 +67,7 @@ class ProjectState(BaseModel):
 
     @model_validator(mode="after")
     def _unique_clusters(self) -> ProjectState:
-        for problem in _duplicates([cluster.id for cluster in self.clusters], "clusters"):
-            raise PydanticCustomError("duplicate", problem)
+        _require_unique_ids([cluster.id for cluster in self.clusters], "clusters")
         return self
 
 
@@ -80,8 +80,7 @@ class StateDocument(BaseModel):
 
     @model_validator(mode="after")
     def _unique_projects(self) -> StateDocument:
-        for problem in _duplicates([project.id for project in self.projects], "projects"):
-            raise PydanticCustomError("duplicate", problem)
+        _require_unique_ids([project.id for project in self.projects], "projects")
         return self
 
 

@@ -29,43 +29,53 @@ _CLUSTER: Final = "/v2/<project_id>/clusters/<cluster_id>"
 _CONTROL_CLUSTER: Final = f"{CONTROL_PREFIX}/projects/<project_id>/clusters/<cluster_id>"
 
 
-def _map(rules: list[Rule]) -> Map:
+Handler = Callable[..., Response]
+
+
+def _map(routes: Mapping[str, Mapping[str, Handler]]) -> Map:
+    """One rule per path and method, from ``{path: {method: handler}}``."""
+    rules = [
+        Rule(path, methods=[method], endpoint=handler)
+        for path, handlers_by_method in routes.items()
+        for method, handler in handlers_by_method.items()
+    ]
     # No slash merging or redirects: a gateway answers the path it was given, or 404.
     return Map(rules, strict_slashes=True, merge_slashes=False, redirect_defaults=False)
 
 
 API_ROUTES: Final = _map(
-    [
-        Rule(f"{_CLUSTER}/iam-sync-user", methods=["POST"], endpoint=handlers.update_sync_iam_user),
-        Rule(f"{_CLUSTER}/iam-sync-user", methods=["GET"], endpoint=handlers.show_sync_iam_user),
-        Rule(f"{_CLUSTER}/iam-sync-user", methods=["DELETE"], endpoint=handlers.cancel_sync_iam_user),
-        Rule(f"{_CLUSTER}/iam-sync", methods=["GET"], endpoint=handlers.list_sync_status),
-        Rule(
-            f"{_CLUSTER}/iam-sync/is-synchronous", methods=["GET"], endpoint=handlers.list_sync_requirements
-        ),
-    ]
+    {
+        f"{_CLUSTER}/iam-sync-user": {
+            "POST": handlers.update_sync_iam_user,
+            "GET": handlers.show_sync_iam_user,
+            "DELETE": handlers.cancel_sync_iam_user,
+        },
+        f"{_CLUSTER}/iam-sync": {"GET": handlers.list_sync_status},
+        f"{_CLUSTER}/iam-sync/is-synchronous": {"GET": handlers.list_sync_requirements},
+    }
 )
 
 CONTROL_ROUTES: Final = _map(
-    [
-        Rule(f"{CONTROL_PREFIX}/health", methods=["GET"], endpoint=control.health),
-        Rule(f"{CONTROL_PREFIX}/reset", methods=["POST"], endpoint=control.reset),
-        Rule(f"{CONTROL_PREFIX}/requests", methods=["GET"], endpoint=control.list_requests),
-        Rule(f"{CONTROL_PREFIX}/requests", methods=["DELETE"], endpoint=control.clear_requests),
-        Rule(f"{CONTROL_PREFIX}/faults", methods=["GET"], endpoint=control.list_faults),
-        Rule(f"{CONTROL_PREFIX}/faults", methods=["POST"], endpoint=control.add_fault),
-        Rule(f"{CONTROL_PREFIX}/faults", methods=["DELETE"], endpoint=control.clear_faults),
-        Rule(f"{CONTROL_PREFIX}/faults/<fault_id>", methods=["DELETE"], endpoint=control.delete_fault),
-        Rule(f"{CONTROL_PREFIX}/clock", methods=["GET"], endpoint=control.show_clock),
-        Rule(f"{CONTROL_PREFIX}/clock", methods=["PUT"], endpoint=control.set_clock),
-        Rule(f"{CONTROL_PREFIX}/settings", methods=["GET"], endpoint=control.show_settings),
-        Rule(f"{CONTROL_PREFIX}/settings", methods=["PUT"], endpoint=control.update_settings),
-        Rule(f"{CONTROL_PREFIX}/state", methods=["GET"], endpoint=control.show_state),
-        Rule(_CONTROL_CLUSTER, methods=["GET"], endpoint=control.show_cluster),
-        Rule(_CONTROL_CLUSTER, methods=["PATCH"], endpoint=control.patch_cluster),
-        Rule(_CONTROL_CLUSTER, methods=["PUT"], endpoint=control.create_cluster),
-        Rule(_CONTROL_CLUSTER, methods=["DELETE"], endpoint=control.delete_cluster),
-    ]
+    {
+        f"{CONTROL_PREFIX}/health": {"GET": control.health},
+        f"{CONTROL_PREFIX}/reset": {"POST": control.reset},
+        f"{CONTROL_PREFIX}/requests": {"GET": control.list_requests, "DELETE": control.clear_requests},
+        f"{CONTROL_PREFIX}/faults": {
+            "GET": control.list_faults,
+            "POST": control.add_fault,
+            "DELETE": control.clear_faults,
+        },
+        f"{CONTROL_PREFIX}/faults/<fault_id>": {"DELETE": control.delete_fault},
+        f"{CONTROL_PREFIX}/clock": {"GET": control.show_clock, "PUT": control.set_clock},
+        f"{CONTROL_PREFIX}/settings": {"GET": control.show_settings, "PUT": control.update_settings},
+        f"{CONTROL_PREFIX}/state": {"GET": control.show_state},
+        _CONTROL_CLUSTER: {
+            "GET": control.show_cluster,
+            "PATCH": control.patch_cluster,
+            "PUT": control.create_cluster,
+            "DELETE": control.delete_cluster,
+        },
+    }
 )
 
 
@@ -77,9 +87,7 @@ def has_encoded_slash(raw_path: str) -> bool:
     return "%2f" in raw_path.lower()
 
 
-def match(
-    routes: Map, method: str, path: str, raw_path: str
-) -> tuple[Callable[..., Response], Mapping[str, str]] | None:
+def match(routes: Map, method: str, path: str, raw_path: str) -> tuple[Handler, Mapping[str, str]] | None:
     """The handler and its named path parameters, or None for an unknown method + path.
 
     ``path`` is decoded, ``raw_path`` as sent (only checked for encoded slashes).

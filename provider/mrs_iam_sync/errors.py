@@ -412,19 +412,14 @@ def error_from_response(
 ) -> ApiError:
     """Classify an error answer; ``secrets`` are blanked from the echoed text as a last line of defence."""
     parsed = _parse_body(response)
-    code = parsed.code
-    status = response.status_code
-    request_id = response.headers.get("X-Request-Id") or parsed.request_id
-    message = scrub(parsed.message, secrets=secrets)
     request = _request_of(response)
-    operation = describe_request(request) if request is not None else None
-    cls = _classify(status, code, coded=parsed.coded)
+    cls = _classify(response.status_code, parsed.code, coded=parsed.coded)
     return cls(
-        status=status,
-        code=code,
-        message=message,
-        request_id=request_id,
-        operation=operation,
+        status=response.status_code,
+        code=parsed.code,
+        message=scrub(parsed.message, secrets=secrets),
+        request_id=response.headers.get("X-Request-Id") or parsed.request_id,
+        operation=describe_request(request) if request is not None else None,
         cluster_id=cluster_id,
         project_id=project_id,
         host=request.url.netloc.decode("ascii") if request is not None else None,

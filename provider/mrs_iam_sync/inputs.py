@@ -10,7 +10,7 @@ a stack file never shows up as a change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Final
 
 from mrs_iam_sync.rules import (
@@ -44,18 +44,6 @@ OUTPUT_NAMES: Final = (
 
 REPLACE_ON: Final = ("cluster_id", "project_id", "region")
 """A principal set cannot move between clusters: changing where it lives means a new resource."""
-
-INPUT_NAMES: Final = (
-    "cluster_id",
-    "user_names",
-    "group_names",
-    "is_all_sync",
-    "project_id",
-    "region",
-    "wait",
-    "timeout_seconds",
-)
-
 
 @dataclass(frozen=True)
 class InputProblem:
@@ -93,6 +81,10 @@ class SyncSpec:
         if self.region is not None:
             inputs["region"] = self.region
         return inputs
+
+
+INPUT_NAMES: Final = tuple(spec_field.name for spec_field in fields(SyncSpec))
+"""The resource's inputs, in declaration order: the fields of :class:`SyncSpec`."""
 
 
 def _kind(value: object) -> str:

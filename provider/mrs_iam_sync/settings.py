@@ -39,18 +39,6 @@ REGION_PATTERN: Final = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _CREDENTIALS: Final = ("access_key", "secret_key", "security_token", "auth_token")
 _SECRETS: Final = frozenset({"secret_key", "security_token", "auth_token"})
 _EXPLICIT_ONLY: Final = ("endpoint", "connect_timeout", "read_timeout")
-_STACK_SETTINGS: Final = (
-    "region",
-    "project_id",
-    "access_key",
-    "secret_key",
-    "security_token",
-    "auth_token",
-    "max_retries",
-    "insecure",
-)
-STACK_CONFIG_KEYS: Final = (*_STACK_SETTINGS, "endpoints")
-"""Every ``huaweicloud:`` stack config key read here, as pulumi-huaweicloud names them."""
 _HW_ENV: Final = {
     "region": "HW_REGION_NAME",
     "project_id": "HW_PROJECT_ID",
@@ -61,6 +49,10 @@ _HW_ENV: Final = {
     "max_retries": "HW_MAX_RETRIES",
     "insecure": "HW_INSECURE",
 }
+_STACK_SETTINGS: Final = tuple(_HW_ENV)
+"""As in pulumi-huaweicloud, each setting with an ``HW_*`` variable is also a stack config key."""
+STACK_CONFIG_KEYS: Final = (*_STACK_SETTINGS, "endpoints")
+"""Every ``huaweicloud:`` stack config key read here, as pulumi-huaweicloud names them."""
 _SDK_ENV: Final = {
     "project_id": "HUAWEICLOUD_SDK_PROJECT_ID",
     "access_key": "HUAWEICLOUD_SDK_AK",

@@ -5,34 +5,20 @@ Run: ``make test``, or ``PULUMI_BIN_DIR=$(bash toolchain/get-pulumi.sh) .venv/bi
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .harness import REPO, Credentials, Emulator, Project, provider_config
+from kit.pulumi import find_bin_dir
+
+from .harness import Credentials, Emulator, Project, provider_config
 
 
 @pytest.fixture(scope="session")
 def pulumi_bin_dir() -> Path:
     """The directory with pulumi, its Python language host and the dynamic-provider launcher."""
-    configured = os.environ.get("PULUMI_BIN_DIR")
-    if configured:
-        directory = Path(configured)
-    else:
-        result = subprocess.run(
-            ["bash", str(REPO / "toolchain" / "get-pulumi.sh")],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=3600,
-        )
-        directory = Path(result.stdout.strip().splitlines()[-1])
-    for program in ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python"):
-        assert (directory / program).exists(), f"{program} is missing from {directory}"
-    return directory
+    return find_bin_dir()
 
 
 @pytest.fixture

@@ -29,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+from kit.emulator import EmulatorProcess
+from kit.environment import subprocess_environment
+from kit.pulumi import REPO, project_environment
+
 VENV_PYTHON = REPO / ".venv" / "bin" / "python"
 MRS_IAM_SYNC = REPO / ".venv" / "bin" / "mrs-iam-sync"
 STACK = "e2e"
@@ -140,6 +142,18 @@ class CliFailed(AssertionError):
     pass
 
 
+TRACEBACK = "Traceback (most recent call last)"
+"""What a user must never see: the provider turns every failure into a message of its own."""
+
+
+def assert_failed(result: CliResult, *on_stdout: str) -> None:
+    """``result`` failed, said each of ``on_stdout`` on stdout, and showed no Python traceback."""
+    assert result.returncode != 0, result
+    for text in on_stdout:
+        assert text in result.stdout, result
+    assert TRACEBACK not in result.output, result
+
+
 @dataclass
 class Running:
     """A CLI command running in the background, in its own process group, output going to a file."""
@@ -160,17 +174,6 @@ class Running:
 
     def log_text(self) -> str:
         return self.log_file.read_text(errors="replace")
-
-
-def _clean_environment(bin_dir: Path) -> dict[str, str]:
-    """The caller's environment without anything that could point Pulumi or the provider elsewhere."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("HW_", "HUAWEICLOUD_SDK_", "PULUMI_", "OS_"))
-    }
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    return env
 
 
 def _parents() -> dict[int, int]:
@@ -228,19 +231,11 @@ class Project:
         self.dir = root / "project"
         self.state_dir = root / "state"
         self.stack_file = self.dir / "stacks" / f"Pulumi.{STACK}.yaml"
-        for directory in (self.dir / "stacks", self.state_dir, root / "pulumi-home"):
-            directory.mkdir(parents=True)
+        (self.dir / "stacks").mkdir(parents=True)
         shutil.copy(REPO / "Pulumi.yaml", self.dir / "Pulumi.yaml")
         shutil.copy(REPO / "__main__.py", self.dir / "__main__.py")
         (self.dir / ".venv").symlink_to(venv)
-        self.env = _clean_environment(bin_dir)
-        self.env.update(
-            PULUMI_BACKEND_URL=f"file://{self.state_dir}",
-            PULUMI_CONFIG_PASSPHRASE=PASSPHRASE,
-            PULUMI_SKIP_UPDATE_CHECK="true",
-            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION="true",
-            PULUMI_HOME=str(root / "pulumi-home"),
-        )
+        self.env = project_environment(bin_dir, root, passphrase=PASSPHRASE)
         self.run("stack", "init", STACK, "--non-interactive")
 
     # -- config ----------------------------------------------------------------------------------
@@ -384,173 +379,28 @@ class Project:
 # ---------------------------------------------------------------------------------------------
 
 
-class Emulator:
-    """One ``mrs-emulator`` process, seen through its control API."""
+class Emulator(EmulatorProcess):
+    """The emulator of one test's world: ``python -m mrs_emulator`` from the repository's virtualenv,
+    started from :func:`seed_document` with the test's credentials.
+
+    Its state file is in ``root``: cluster state survives :meth:`restart`, as a real service's would
+    survive an outage.
+    """
 
     def __init__(self, root: Path, credentials: Credentials, *, sync_seconds: float) -> None:
-        self.root = root
         self.credentials = credentials
-        self.sync_seconds = sync_seconds
         root.mkdir(parents=True, exist_ok=True)
-        self.seed_file = root / "seed.json"
-        self.seed_file.write_text(
+        seed_file = root / "seed.json"
+        seed_file.write_text(
             json.dumps(seed_document(access_key=credentials.access_key, secret_key=credentials.secret_key))
         )
-        self.stdout_file = root / "emulator.out"
-        self.stderr_file = root / "emulator.err"
-        self.state_file = root / "state.json"
-        """Cluster state survives :meth:`restart`, as a real service's would survive an outage."""
-        self.process: subprocess.Popen[bytes] | None = None
-        self.url = ""
-        self._http: httpx.Client | None = None
-        self.start()
-
-    # -- process ---------------------------------------------------------------------------------
-
-    def start(self, port: int = 0) -> None:
-        """Start the process (``port`` 0: any free port) and wait for its ``listening`` line."""
-        with open(self.stdout_file, "wb") as out, open(self.stderr_file, "wb") as err:
-            self.process = subprocess.Popen(
-                [
-                    str(VENV_PYTHON),
-                    "-m",
-                    "mrs_emulator",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--seed",
-                    str(self.seed_file),
-                    "--sync-seconds",
-                    str(self.sync_seconds),
-                    "--state",
-                    str(self.state_file),
-                ],
-                stdout=out,
-                stderr=err,
-                env=_clean_environment(VENV_PYTHON.parent),
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            text = self.stdout_file.read_text(errors="replace")
-            for line in text.splitlines():
-                if line.startswith("mrs-emulator listening on "):
-                    self.url = line.split(" on ", 1)[1].strip()
-                    self._http = httpx.Client(base_url=self.url, timeout=30)
-                    return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(
-            "the emulator did not start:\n"
-            + self.stdout_file.read_text(errors="replace")
-            + self.stderr_file.read_text(errors="replace")
+        super().__init__(
+            *("--seed", str(seed_file), "--sync-seconds", str(sync_seconds), "--state", str(root / "state.json")),
+            logs=root,
+            command=[str(VENV_PYTHON), "-m", "mrs_emulator"],
+            env=subprocess_environment(path_first=VENV_PYTHON.parent),
+            project_id=PROJECT_ID,
         )
-
-    def stop(self) -> None:
-        if self._http is not None:
-            self._http.close()
-            self._http = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-
-    def restart(self) -> None:
-        """Start again on the same port and from the state file: the API comes back as it was."""
-        port = self.port
-        self.stop()
-        self.start(port)
-
-    @property
-    def port(self) -> int:
-        return httpx.URL(self.url).port or 80
-
-    # -- control API -----------------------------------------------------------------------------
-
-    def _control(self, method: str, path: str, body: Any = None) -> Any:
-        assert self._http is not None, "the emulator is not running"
-        response = self._http.request(method, f"/_emulator/{path}", json=body)
-        assert response.is_success, f"{method} /_emulator/{path} -> {response.status_code} {response.text}"
-        return response.json() if response.content else None
-
-    def log(self) -> list[dict[str, Any]]:
-        """Every request the emulated API received, oldest first (method, path, status, error_code...)."""
-        entries: list[dict[str, Any]] = self._control("GET", "requests")["requests"]
-        return entries
-
-    def clear_log(self) -> None:
-        self._control("DELETE", "requests")
-
-    def writes(self) -> list[tuple[str, str, int | None]]:
-        """The task-starting requests (POST, DELETE) in the log, as (method, cluster id, status)."""
-        return [
-            (item["method"], cluster_of(item["path"]), item["status"])
-            for item in self.log()
-            if item["method"] in ("POST", "DELETE")
-        ]
-
-    def add_fault(self, **spec: Any) -> None:
-        """``POST /_emulator/faults``; see ``mrs_emulator.faults.FaultSpec`` for the fields."""
-        self._control("POST", "faults", spec)
-
-    def clear_faults(self) -> None:
-        self._control("DELETE", "faults")
-
-    def update_settings(self, **changes: Any) -> None:
-        """``PUT /_emulator/settings``: switch one of the emulator's open behaviours at run time."""
-        self._control("PUT", "settings", changes)
-
-    def cluster_state(self, cluster_id: str, project_id: str = PROJECT_ID) -> dict[str, Any]:
-        state: dict[str, Any] = self._control("GET", f"projects/{project_id}/clusters/{cluster_id}")
-        return state
-
-    def synced(self, cluster_id: str) -> tuple[set[str], set[str]]:
-        """(users, groups) synced on a cluster right now."""
-        state = self.cluster_state(cluster_id)
-        return set(state["synced_users"]), set(state["synced_groups"])
-
-    def patch_cluster(self, cluster_id: str, **changes: Any) -> dict[str, Any]:
-        state: dict[str, Any] = self._control(
-            "PATCH", f"projects/{PROJECT_ID}/clusters/{cluster_id}", changes
-        )
-        return state
-
-    def wait_for_request(self, method: str, status: int, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Block until the API has answered a ``method`` request with ``status``; return its log entry."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for item in self.log():
-                if item["method"] == method and item["status"] == status:
-                    return item
-            time.sleep(0.05)
-        raise AssertionError(f"no {method} answered {status} within {timeout} s; log: {self.log()}")
-
-    def wait_until_idle(self, cluster_id: str, *, timeout: float = 60.0) -> None:
-        """Block until no task runs on the cluster (as seen through the control API)."""
-        deadline = time.monotonic() + timeout
-        while self.cluster_state(cluster_id)["is_synchronizing"]:
-            assert time.monotonic() < deadline, f"a task still runs on {cluster_id} after {timeout} s"
-            time.sleep(0.05)
-
-    def delete_cluster(self, cluster_id: str) -> None:
-        """Make a cluster vanish, as if it had been deleted in the console."""
-        self._control("DELETE", f"projects/{PROJECT_ID}/clusters/{cluster_id}")
-
-    def tasks(self, cluster_id: str) -> list[dict[str, Any]]:
-        tasks: list[dict[str, Any]] = self.cluster_state(cluster_id)["tasks"]
-        return tasks
-
-
-def cluster_of(path: str) -> str:
-    """The cluster id in an API path ``/v2/{project}/clusters/{cluster}/...``."""
-    parts = path.strip("/").split("/")
-    return parts[3] if len(parts) > 3 and parts[2] == "clusters" else ""
 
 
 def provider_config(emulator: Emulator, *, with_keys: bool = True) -> dict[str, Any]:

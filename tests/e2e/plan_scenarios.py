@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from .harness import REPO
+from .harness import ANALYTICS, REPO, Emulator, Project, entry
 
 DATA: Final = REPO / "tests" / "data" / "plan"
 _SCENARIO: Final[dict[str, Any]] = json.loads((DATA / "four-changes.scenario.json").read_text())
@@ -25,3 +25,10 @@ FORMATS: Final = {"markdown": "md", "text": "txt", "json": "json"}
 
 def expected_rendering(form: str) -> str:
     return (DATA / f"four-changes.{FORMATS[form]}").read_text()
+
+
+def deploy_then_drift(project: Project, emulator: Emulator) -> None:
+    """Deploy heidi, ivan and ops on analytics, then cancel ivan out of band: drift for a refresh to find."""
+    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi", "ivan"], groups=["ops"])])
+    project.up()
+    emulator.patch_cluster(ANALYTICS, synced_users=["heidi"])

@@ -11,11 +11,10 @@ import re
 
 import pytest
 
-from .harness import ANALYTICS, CliResult, Emulator, Project, entry
+from .harness import ANALYTICS, CliResult, Emulator, Project, assert_failed, entry
 
 pytestmark = pytest.mark.e2e
 
-TRACEBACK = "Traceback (most recent call last)"
 
 
 def problems_of(result: CliResult, resource: str) -> dict[str, str]:
@@ -28,8 +27,7 @@ def problems_of(result: CliResult, resource: str) -> dict[str, str]:
 
 
 def assert_refused_without_a_request(result: CliResult, emulator: Emulator, project: Project) -> None:
-    assert result.returncode != 0, result
-    assert TRACEBACK not in result.output, result
+    assert_failed(result)
     assert emulator.log() == []
     assert project.resources() == {}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import ANALYTICS, Emulator, Project, entry
+from .harness import ANALYTICS, TRACEBACK, Emulator, Project, Running, entry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("sync_seconds", [3.0])]
 
@@ -20,12 +20,18 @@ def pending_operations(project: Project) -> list[tuple[str, str]]:
     return [(item["type"], item["resource"]["urn"]) for item in deployment.get("pending_operations") or []]
 
 
-def test_a_killed_up_leaves_a_reported_pending_create_and_after_refresh_the_next_up_adopts_the_sync(
-    project: Project, emulator: Emulator
-) -> None:
+def up_until_the_sync_is_accepted(project: Project, emulator: Emulator) -> Running:
+    """``pulumi up`` of heidi and guests on analytics in the background, once the API accepted the sync."""
     project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"], groups=["guests"])])
     running = project.popen("up", "--yes", "--skip-preview", "--non-interactive")
     emulator.wait_for_request("POST", 202)
+    return running
+
+
+def test_a_killed_up_leaves_a_reported_pending_create_and_after_refresh_the_next_up_adopts_the_sync(
+    project: Project, emulator: Emulator
+) -> None:
+    running = up_until_the_sync_is_accepted(project, emulator)
 
     running.kill_everything()
     running.wait(timeout=30)
@@ -57,16 +63,14 @@ def test_a_killed_up_leaves_a_reported_pending_create_and_after_refresh_the_next
 def test_ctrl_c_during_up_waits_for_the_running_sync_and_records_it_so_the_next_up_has_nothing_to_do(
     project: Project, emulator: Emulator
 ) -> None:
-    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"], groups=["guests"])])
-    running = project.popen("up", "--yes", "--skip-preview", "--non-interactive")
-    emulator.wait_for_request("POST", 202)
+    running = up_until_the_sync_is_accepted(project, emulator)
 
     running.interrupt()
     returncode = running.wait(timeout=60)
 
     output = running.log_text()
     assert returncode != 0 and "update canceled" in output, output
-    assert "Traceback (most recent call last)" not in output, output
+    assert TRACEBACK not in output, output
     assert pending_operations(project) == [], output
     assert project.resources()["analytics"]["outputs"]["synced_user_names"] == ["heidi"]
     emulator.clear_log()
@@ -76,4 +80,34 @@ def test_ctrl_c_during_up_waits_for_the_running_sync_and_records_it_so_the_next_
     assert emulator.writes() == []
     assert emulator.synced(ANALYTICS) == ({"heidi"}, {"guests"})
     assert [task["kind"] for task in emulator.tasks(ANALYTICS)] == ["sync"]
+    assert project.preview("--expect-no-changes", check=False).returncode == 0
+
+
+def test_a_killed_up_of_a_coalesced_task_is_adopted_whole_by_the_next_up(
+    project: Project, emulator: Emulator
+) -> None:
+    names = ("first", "second", "third")
+    users = ("heidi", "ivan", "judy")
+    project.set_clusters(
+        [entry(name, ANALYTICS, users=[user]) for name, user in zip(names, users, strict=True)]
+    )
+    running = project.popen("up", "--yes", "--skip-preview", "--non-interactive", "--parallel", "8")
+    emulator.wait_for_request("POST", 202)
+
+    running.kill_everything()
+    running.wait(timeout=30)
+
+    # One task was started for all three resources, and the killed CLI recorded none of them.
+    assert [task["users"] for task in emulator.tasks(ANALYTICS)] == [list(users)]
+    assert {kind for kind, _ in pending_operations(project)} == {"creating"}
+    project.run("cancel", "--yes")
+    project.refresh("--clear-pending-creates")
+    emulator.wait_until_idle(ANALYTICS)
+    emulator.clear_log()
+    project.up()
+
+    assert emulator.writes() == []
+    assert emulator.synced(ANALYTICS) == (set(users), set())
+    assert [task["kind"] for task in emulator.tasks(ANALYTICS)] == ["sync"]
+    assert sorted(project.resources()) == sorted(names)
     assert project.preview("--expect-no-changes", check=False).returncode == 0

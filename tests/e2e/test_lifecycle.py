@@ -19,8 +19,10 @@ from .harness import (
     STREAMING,
     Emulator,
     Project,
+    assert_failed,
     entry,
 )
+from .plan_scenarios import deploy_then_drift
 
 pytestmark = pytest.mark.e2e
 
@@ -144,9 +146,7 @@ def test_update_syncs_only_the_added_user_and_cancels_only_the_removed_group(
 def test_a_principal_cancelled_behind_pulumis_back_shows_on_refresh_and_the_next_up_restores_it(
     project: Project, emulator: Emulator
 ) -> None:
-    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi", "ivan"], groups=["ops"])])
-    project.up()
-    emulator.patch_cluster(ANALYTICS, synced_users=["heidi"])
+    deploy_then_drift(project, emulator)
 
     refresh = project.refresh("--diff")
     drifted = project.preview("--expect-no-changes", check=False)
@@ -256,12 +256,10 @@ def test_a_user_without_an_mrs_policy_fails_up_naming_the_user_and_leaves_the_cl
 
     result = project.up(check=False)
 
-    assert result.returncode != 0, result
-    assert (
-        "these declared principals did not arrive: users dave (does each exist in IAM and hold an MRS policy"
-        in (result.stdout)
-    ), result
-    assert "Traceback (most recent call last)" not in result.output, result
-    # The failed create is not in state, so what it did sync (heidi) is cancelled again.
-    assert "(heidi) were cancelled again, so the cluster is as it was" in result.stdout, result
+    assert_failed(
+        result,
+        "these declared principals did not arrive: users dave (does each exist in IAM and hold an MRS policy",
+        # The failed create is not in state, so what it did sync (heidi) is cancelled again.
+        "(heidi) were cancelled again, so the cluster is as it was",
+    )
     assert emulator.synced(ANALYTICS) == (set(), set())

@@ -9,16 +9,16 @@ machine next to an infrastructure repository.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
-import httpx
 import pytest
+
+from kit.emulator import EmulatorProcess
+from kit.environment import subprocess_environment
 
 from .harness import ANALYTICS, REPO, Emulator, Project, entry, provider_config
 
@@ -158,26 +158,13 @@ def test_the_emulator_extra_makes_mrs_emulator_work(
 ) -> None:
     venv = _fresh_virtualenv(tmp_path_factory.mktemp("with-extra") / "venv", f"{project_source}[emulator]")
     assert "werkzeug" in _installed(venv)
-    env = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}
+    env = {name: value for name, value in subprocess_environment().items() if name != "PYTHONPATH"}
 
-    process = subprocess.Popen(
-        [str(venv / "bin" / "mrs-emulator"), "--port", "0", "--sync-seconds", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("mrs-emulator listening on http://127.0.0.1:"), line
-        url = line.split(" on ", 1)[1].strip()
-        with httpx.Client(base_url=url, timeout=10) as client:
-            assert client.get("/_emulator/health").json() == {"status": "ok"}
-            assert client.get("/_emulator/settings").json()["sync_seconds"] == 0
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    command = [str(venv / "bin" / "mrs-emulator")]
+    logs = tmp_path_factory.mktemp("emulator")
+
+    with EmulatorProcess("--sync-seconds", "0", logs=logs, command=command, env=env) as emulator:
+        assert emulator.url.startswith("http://127.0.0.1:"), emulator.url
+        assert emulator.ok("GET", "health") == {"status": "ok"}
+        assert emulator.ok("GET", "settings")["sync_seconds"] == 0
+        assert emulator.stop().returncode == 0

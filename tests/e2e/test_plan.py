@@ -16,7 +16,14 @@ import yaml
 from mrs_iam_sync.cli.outcome import Outcome
 
 from .harness import ANALYTICS, PROJECT_ID, REGION, REPO, SANDBOX, SANDBOX_FOREIGN, Emulator, Project, entry
-from .plan_scenarios import FORMATS, FOUR_AFTER, FOUR_BEFORE, GOLDEN_COMMIT, expected_rendering
+from .plan_scenarios import (
+    FORMATS,
+    FOUR_AFTER,
+    FOUR_BEFORE,
+    GOLDEN_COMMIT,
+    deploy_then_drift,
+    expected_rendering,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -57,9 +64,7 @@ def test_one_change_of_each_kind_renders_exactly_as_expected_in_every_format(pro
 def test_a_user_cancelled_out_of_band_is_drift_to_sync_again_and_nothing_else(
     project: Project, emulator: Emulator
 ) -> None:
-    project.set_clusters([entry("analytics", ANALYTICS, users=["heidi", "ivan"], groups=["ops"])])
-    project.up()
-    emulator.patch_cluster(ANALYTICS, synced_users=["heidi"])
+    deploy_then_drift(project, emulator)
 
     result = project.mrs_iam_sync("plan", "--refresh")
 

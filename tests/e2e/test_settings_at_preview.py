@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from .harness import ANALYTICS, Emulator, Project, entry
+from .harness import ANALYTICS, Emulator, Project, assert_failed, entry
 
 pytestmark = pytest.mark.e2e
 
-TRACEBACK = "Traceback (most recent call last)"
-
-
 def assert_refused_at_preview(project: Project, emulator: Emulator, *expected: str) -> None:
-    result = project.preview(check=False)
-    assert result.returncode != 0, result
-    for text in expected:
-        assert text in result.stdout, result
-    assert TRACEBACK not in result.output, result
+    assert_failed(project.preview(check=False), *expected)
     assert emulator.log() == []
 
 
@@ -48,7 +41,7 @@ def test_a_malformed_endpoint_fails_preview_with_the_rule_and_no_request(
 def test_a_malformed_endpoint_variable_of_an_unrelated_region_breaks_nothing(
     project: Project, emulator: Emulator
 ) -> None:
-    project.env["HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3"] = "not a url?"
+    project.env["HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3"] = "ftp://mrs.example.com"
     project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"])])
 
     project.up()
@@ -71,16 +64,3 @@ def test_a_name_with_whitespace_or_control_characters_fails_preview_with_no_requ
 
     assert_refused_at_preview(project, emulator, f"(analytics).user_names[1] {reason}")
 
-
-def test_a_refused_iam_token_is_reported_as_a_token_problem(
-    bare_project: Project, emulator: Emulator
-) -> None:
-    bare_project.set_config({"huaweicloud:auth_token": "e2e-not-a-valid-token"})
-    bare_project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"])])
-
-    result = bare_project.up(check=False)
-
-    assert result.returncode != 0, result
-    assert "authentication failed: APIGW.0301" in result.stdout, result
-    assert "The IAM token (auth_token) was not accepted" in result.stdout, result
-    assert "access key" not in result.stdout, result

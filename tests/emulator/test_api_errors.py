@@ -9,9 +9,11 @@ import socket
 import httpx
 import pytest
 
+from kit.api import JSON_UTF8, cluster_path
+from kit.demo import ANALYTICS, AUTH_TOKEN, PROJECT, demo_auth
 from mrs_emulator.app import MAX_BODY_BYTES
 
-from .helpers import ANALYTICS, AUTH_TOKEN, JSON_UTF8, PROJECT, assert_error, cluster_path, demo_auth
+from .helpers import assert_error
 
 INVALID = "The parameter is invalid: "
 
@@ -248,7 +250,7 @@ def _raw_answer(url: str, request: bytes) -> tuple[int, dict]:
 def test_method_names_are_case_sensitive(socket_emulator, method, path, code):
     request = f"{method} {path} HTTP/1.1\r\nHost: h\r\nX-Auth-Token: {AUTH_TOKEN}\r\n\r\n".encode()
 
-    status, body = _raw_answer(socket_emulator.base_url, request)
+    status, body = _raw_answer(socket_emulator.url, request)
 
     assert (status, body["error_code"]) == (404, code)
 
@@ -265,7 +267,7 @@ def test_method_names_are_case_sensitive(socket_emulator, method, path, code):
 def test_an_encoded_slash_never_splits_a_path_segment(socket_emulator, path, code):
     request = f"GET {path} HTTP/1.1\r\nHost: h\r\nX-Auth-Token: {AUTH_TOKEN}\r\n\r\n".encode()
 
-    status, body = _raw_answer(socket_emulator.base_url, request)
+    status, body = _raw_answer(socket_emulator.url, request)
 
     assert (status, body["error_code"]) == (404, code)
 
@@ -274,6 +276,6 @@ def test_other_percent_encoded_characters_are_decoded_for_routing(socket_emulato
     path = cluster_path(suffix="iam-sync").replace("clusters", "cluster%73")
     request = f"GET {path} HTTP/1.1\r\nHost: h\r\nX-Auth-Token: {AUTH_TOKEN}\r\n\r\n".encode()
 
-    status, body = _raw_answer(socket_emulator.base_url, request)
+    status, body = _raw_answer(socket_emulator.url, request)
 
     assert (status, body) == (200, {"is_synchronizing": False})

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import ANALYTICS, OTHER_PROJECT, PROJECT, SANDBOX, STREAMING, assert_error, demo_auth
+from kit.demo import ANALYTICS, PROJECT, SANDBOX, STREAMING, demo_auth
+
+from .helpers import OTHER_PROJECT, assert_error
 
 
 def test_syncing_a_user_also_syncs_every_group_of_that_user(emulator, api):
@@ -69,28 +71,26 @@ def test_sandbox_starts_with_principals_no_stack_owns(api):
     assert api.show(STREAMING).json() == {"user_names": [], "group_names": []}
 
 
-def test_is_synchronizing_is_true_while_a_task_runs(make_emulator):
-    emulator = make_emulator(sync_seconds=30)
-    api = emulator.api()
+def test_is_synchronizing_is_true_while_a_task_runs(slow_emulator):
+    api = slow_emulator.api()
     assert api.status().json() == {"is_synchronizing": False}
 
     api.sync({"user_names": ["alice"]})
 
     assert api.status().json() == {"is_synchronizing": True}
     assert api.show().json() == {"user_names": [], "group_names": []}
-    emulator.advance(31)
+    slow_emulator.advance(31)
     assert api.status().json() == {"is_synchronizing": False}
     assert api.show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
 
 
-def test_is_synchronous_turns_true_once_a_task_has_completed(make_emulator):
-    emulator = make_emulator(sync_seconds=30)
-    api = emulator.api()
+def test_is_synchronous_turns_true_once_a_task_has_completed(slow_emulator):
+    api = slow_emulator.api()
     assert api.synchronous().json() == {"is_synchronous": False}
 
     api.sync({"user_names": ["bob"]})
     assert api.synchronous().json() == {"is_synchronous": False}
-    emulator.advance(31)
+    slow_emulator.advance(31)
 
     assert api.synchronous().json() == {"is_synchronous": True}
 
@@ -98,15 +98,14 @@ def test_is_synchronous_turns_true_once_a_task_has_completed(make_emulator):
 def test_a_zero_second_task_still_exists_and_is_seen_finished(emulator, api):
     api.sync({"user_names": ["bob"]})
 
-    tasks = [(task["kind"], task["state"], task["users"]) for task in emulator.cluster()["tasks"]]
+    tasks = [(task["kind"], task["state"], task["users"]) for task in emulator.cluster(ANALYTICS)["tasks"]]
     assert tasks == [("sync", "completed", ["bob"])]
     assert api.status().json() == {"is_synchronizing": False}
     assert api.synchronous().json() == {"is_synchronous": True}
 
 
-def test_a_second_task_while_one_runs_is_rejected_by_default(make_emulator):
-    emulator = make_emulator(sync_seconds=30)
-    api = emulator.api()
+def test_a_second_task_while_one_runs_is_rejected_by_default(slow_emulator):
+    api = slow_emulator.api()
     api.sync({"user_names": ["alice"]})
 
     for response in (api.sync({"user_names": ["bob"]}), api.cancel({"user_names": ["alice"]})):
@@ -117,13 +116,12 @@ def test_a_second_task_while_one_runs_is_rejected_by_default(make_emulator):
             f"An IAM synchronization task is already running on cluster {ANALYTICS}; "
             "poll GET .../iam-sync until is_synchronizing is false, then retry",
         )
-    emulator.advance(31)
+    slow_emulator.advance(31)
     assert api.sync({"user_names": ["bob"]}).status_code == 202
 
 
-def test_a_task_on_another_cluster_does_not_block(make_emulator):
-    emulator = make_emulator(sync_seconds=30)
-    api = emulator.api()
+def test_a_task_on_another_cluster_does_not_block(slow_emulator):
+    api = slow_emulator.api()
     api.sync({"user_names": ["alice"]})
 
     assert api.sync({"user_names": ["bob"]}, cluster=STREAMING).status_code == 202
@@ -135,7 +133,7 @@ def test_queue_mode_accepts_and_runs_tasks_one_after_the_other(make_emulator):
 
     assert api.sync({"user_names": ["alice"]}).status_code == 202
     assert api.cancel({"user_names": ["alice"]}).status_code == 202
-    assert [task["state"] for task in emulator.cluster()["tasks"]] == ["running", "queued"]
+    assert [task["state"] for task in emulator.cluster(ANALYTICS)["tasks"]] == ["running", "queued"]
 
     emulator.advance(11)
     assert api.show().json()["user_names"] == ["alice"]
@@ -210,7 +208,7 @@ def test_unknown_names_can_be_rejected(make_emulator):
     assert_error(
         response, 400, "12000002", "The parameter is invalid: unknown IAM users eve, mallory; groups ghosts"
     )
-    assert emulator.cluster()["tasks"] == []
+    assert emulator.cluster(ANALYTICS)["tasks"] == []
 
 
 def test_full_sync_with_names_is_rejected_by_default(api):
@@ -263,7 +261,7 @@ def test_empty_requests_can_be_accepted_as_tasks_that_do_nothing(make_emulator):
     assert api.sync(None).status_code == 202
     assert api.cancel({}).status_code == 202
 
-    assert [task["kind"] for task in emulator.cluster()["tasks"]] == ["sync", "cancel"]
+    assert [task["kind"] for task in emulator.cluster(ANALYTICS)["tasks"]] == ["sync", "cancel"]
     assert api.synchronous().json() == {"is_synchronous": True}
 
 
@@ -289,7 +287,7 @@ def test_a_cluster_keeps_its_last_twenty_completed_tasks(emulator, api):
         assert api.cancel({"user_names": ["alice"]}).status_code == 202
     api.status()  # completes the last task
 
-    tasks = emulator.cluster()["tasks"]
+    tasks = emulator.cluster(ANALYTICS)["tasks"]
 
     assert len(tasks) == 20 and {task["state"] for task in tasks} == {"completed"}
     assert [task["kind"] for task in tasks[-2:]] == ["sync", "cancel"]

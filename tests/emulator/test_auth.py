@@ -10,36 +10,34 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from mrs_emulator.auth import Authenticator, Identity, ReceivedRequest
-from mrs_emulator.clock import Clock
-from mrs_emulator.seed import load_seed
-from mrs_iam_sync import signing
-from mrs_iam_sync.signing import AkSkAuth
-
-from .helpers import (
+from kit.api import cluster_path
+from kit.demo import (
     ANALYTICS,
     AUTH_TOKEN,
     DEMO_AK,
     DEMO_SK,
-    OTHER_PROJECT,
     PROJECT,
     SECRETS,
     STREAMING,
     TEMP_AK,
     TEMP_SK,
     TEMP_TOKEN,
-    assert_error,
-    authorization,
-    cluster_path,
     demo_auth,
     demo_seed,
-    load_vectors,
-    sdk_now,
     temp_auth,
     token_auth,
 )
+from kit.signer import sign
+from kit.vectors import vectors_by_version
+from mrs_emulator.auth import Authenticator, Identity, ReceivedRequest
+from mrs_emulator.clock import Clock
+from mrs_emulator.seed import load_seed
+from mrs_iam_sync import signing
+from mrs_iam_sync.signing import AkSkAuth
 
-VECTORS = load_vectors()
+from .helpers import OTHER_PROJECT, assert_error, sdk_now
+
+VECTORS = vectors_by_version()
 AUTH = "Incorrect IAM authentication information: "
 SIGNATURE_FAIL = AUTH + "verify aksk signature fail,canonicalRequest:"
 
@@ -153,7 +151,7 @@ def test_a_tampered_request_is_refused_with_the_canonical_request_received(make_
         "POST", sent["path"], sent["headers"], sent["body"].encode(), sent["query"]
     )
     assert_error(response, 401, "APIGW.0301", SIGNATURE_FAIL + canonical)
-    assert emulator.cluster()["tasks"] == []
+    assert emulator.cluster(ANALYTICS)["tasks"] == []
 
 
 # -- AK/SK policy --------------------------------------------------------------------------------
@@ -221,9 +219,9 @@ def test_a_signature_made_with_another_secret_key_is_refused(emulator):
 
 def test_x_sdk_date_must_be_signed(emulator):
     path = cluster_path()
-    host = httpx.URL(emulator.base_url).netloc.decode()
+    host = httpx.URL(emulator.url).netloc.decode()
     headers = {"Host": host, "X-Sdk-Date": sdk_now()}
-    headers["Authorization"] = authorization("GET", path, headers, signed=["host"])
+    headers["Authorization"] = sign("GET", path, headers, signed=["host"])
 
     response = emulator.client().get(path, headers=headers)
 
@@ -232,8 +230,8 @@ def test_x_sdk_date_must_be_signed(emulator):
 
 def test_a_missing_x_sdk_date_is_refused(emulator):
     path = cluster_path()
-    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode()}
-    headers["Authorization"] = authorization("GET", path, headers, signed=["host", "x-sdk-date"], date="")
+    headers = {"Host": httpx.URL(emulator.url).netloc.decode()}
+    headers["Authorization"] = sign("GET", path, headers, signed=["host", "x-sdk-date"], date="")
 
     response = emulator.client().get(path, headers=headers)
 
@@ -243,8 +241,8 @@ def test_a_missing_x_sdk_date_is_refused(emulator):
 @pytest.mark.parametrize("value", ["2024-01-02T03:04:05Z", "20240102T030405", "yesterday"])
 def test_a_malformed_x_sdk_date_is_refused(emulator, value):
     path = cluster_path()
-    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": value}
-    headers["Authorization"] = authorization("GET", path, headers)
+    headers = {"Host": httpx.URL(emulator.url).netloc.decode(), "X-Sdk-Date": value}
+    headers["Authorization"] = sign("GET", path, headers)
 
     response = emulator.client().get(path, headers=headers)
 
@@ -291,8 +289,8 @@ def test_the_allowed_skew_is_configurable(make_emulator):
 
 def test_a_signature_without_host_is_accepted_as_the_signing_guide_allows(emulator):
     path = cluster_path()
-    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": sdk_now()}
-    headers["Authorization"] = authorization("GET", path, headers, signed=["x-sdk-date"])
+    headers = {"Host": httpx.URL(emulator.url).netloc.decode(), "X-Sdk-Date": sdk_now()}
+    headers["Authorization"] = sign("GET", path, headers, signed=["x-sdk-date"])
 
     response = emulator.client().get(path, headers=headers)
 
@@ -301,8 +299,8 @@ def test_a_signature_without_host_is_accepted_as_the_signing_guide_allows(emulat
 
 def test_a_signed_header_that_is_not_in_the_request_is_refused(emulator):
     path = cluster_path()
-    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": sdk_now()}
-    headers["Authorization"] = authorization(
+    headers = {"Host": httpx.URL(emulator.url).netloc.decode(), "X-Sdk-Date": sdk_now()}
+    headers["Authorization"] = sign(
         "GET", path, {**headers, "X-Absent": ""}, signed=["host", "x-absent", "x-sdk-date"]
     )
 
@@ -313,8 +311,8 @@ def test_a_signed_header_that_is_not_in_the_request_is_refused(emulator):
 
 def test_a_signed_header_sent_empty_is_present(emulator):
     path = cluster_path()
-    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": sdk_now(), "X-Empty": ""}
-    headers["Authorization"] = authorization("GET", path, headers, signed=["host", "x-empty", "x-sdk-date"])
+    headers = {"Host": httpx.URL(emulator.url).netloc.decode(), "X-Sdk-Date": sdk_now(), "X-Empty": ""}
+    headers["Authorization"] = sign("GET", path, headers, signed=["host", "x-empty", "x-sdk-date"])
 
     response = emulator.client().get(path, headers=headers)
 
@@ -511,8 +509,8 @@ def test_no_secret_or_signature_appears_in_error_messages_or_the_request_log(emu
     responses.append(client.send(signed))
     # ... and one that declared the Authorization header itself as signed.
     path = cluster_path()
-    headers = {"Host": httpx.URL(emulator.base_url).netloc.decode(), "X-Sdk-Date": sdk_now()}
-    headers["Authorization"] = authorization(
+    headers = {"Host": httpx.URL(emulator.url).netloc.decode(), "X-Sdk-Date": sdk_now()}
+    headers["Authorization"] = sign(
         "GET", path, headers, signed=["authorization", "host", "x-sdk-date"]
     )
     responses.append(client.get(path, headers=headers))

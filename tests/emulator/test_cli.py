@@ -10,76 +10,48 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from kit.api import Api
+from kit.demo import ANALYTICS, PROJECT, SECRETS, demo_auth, demo_seed
+from kit.emulator import EmulatorProcess
 from mrs_emulator.__main__ import build_parser
 from mrs_emulator.options import LIVE_SETTINGS, EmulatorOptions
 
-from .helpers import ANALYTICS, PROJECT, SECRETS, Api, demo_auth, demo_seed, unwritable
+from .helpers import unwritable
 
-LINE = re.compile(r"mrs-emulator listening on (http://127\.0\.0\.1:(\d+))\n")
+URL = re.compile(r"http://127\.0\.0\.1:(\d+)")
 CONSOLE_SCRIPT = Path(sys.executable).parent / "mrs-emulator"
-
-
-class Process:
-    """One emulator process, stopped for sure at the end of the test."""
-
-    def __init__(self, *args: str, command: list[str] | None = None) -> None:
-        base = command or [sys.executable, "-m", "mrs_emulator"]
-        self.popen = subprocess.Popen(
-            [*base, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.url = ""
-
-    def wait_ready(self) -> str:
-        assert self.popen.stdout is not None
-        line = self.popen.stdout.readline()
-        match = LINE.fullmatch(line)
-        assert match, f"unexpected first line {line!r}; stderr: {self.stderr_now()}"
-        self.url = match.group(1)
-        return line
-
-    def stderr_now(self) -> str:
-        if self.popen.poll() is None:
-            return "(still running)"
-        assert self.popen.stderr is not None
-        return self.popen.stderr.read()
-
-    def stop(self, signum: int = signal.SIGTERM) -> tuple[int, str, str]:
-        self.popen.send_signal(signum)
-        out, err = self.popen.communicate(timeout=10)
-        return self.popen.returncode, out, err
-
-    def kill(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.communicate(timeout=10)
+Start = Callable[..., EmulatorProcess]
 
 
 @pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
+def start(tmp_path: Path) -> Iterator[Start]:
+    """Start emulator processes, ready and listening on ``127.0.0.1`` unless ``wait=False``; each is
+    killed at the end of the test."""
+    started: list[EmulatorProcess] = []
+
+    def run(*args: str, wait: bool = True, **kwargs: Any) -> EmulatorProcess:
+        process = EmulatorProcess(*args, logs=tmp_path / f"process-{len(started)}", wait=False, **kwargs)
+        started.append(process)
+        if wait:
+            assert URL.fullmatch(process.wait_ready()), process.url
+        return process
+
+    yield run
     for process in started:
-        process.kill()
-
-
-def _start(processes: list[Process], *args: str, **kwargs) -> Process:
-    process = Process(*args, **kwargs)
-    processes.append(process)
-    return process
+        process.stop(signal.SIGKILL)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_the_cli_prints_one_line_serves_and_stops_cleanly(processes, signum):
-    process = _start(processes, "--port", "0", "--sync-seconds", "0")
-
-    process.wait_ready()
+def test_the_cli_prints_one_line_serves_and_stops_cleanly(start, signum):
+    process = start("--sync-seconds", "0")
     port = int(process.url.rsplit(":", 1)[1])
     assert port != 8470 and port > 0
     api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
@@ -90,25 +62,23 @@ def test_the_cli_prints_one_line_serves_and_stops_cleanly(processes, signum):
     assert (code, rest_of_stdout, stderr) == (0, "", "")
 
 
-def test_the_console_script_is_installed_and_works(processes):
+def test_the_console_script_is_installed_and_works(start):
     assert CONSOLE_SCRIPT.exists()
-    process = _start(processes, "--port", "0", command=[str(CONSOLE_SCRIPT)])
-
-    process.wait_ready()
-    assert httpx.get(f"{process.url}/_emulator/health").json() == {"status": "ok"}
+    process = start(command=[str(CONSOLE_SCRIPT)])
+    assert process.ok("GET", "health") == {"status": "ok"}
     assert process.stop()[0] == 0
 
 
-def test_a_broken_seed_exits_2_with_one_line_naming_file_field_and_reason(processes, tmp_path):
+def test_a_broken_seed_exits_2_with_one_line_naming_file_field_and_reason(start, tmp_path):
     seed = demo_seed()
     seed["projects"][0]["iam"]["users"][0]["groups"] = ["wizards"]
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(seed))
-    process = _start(processes, "--port", "0", "--seed", str(path))
+    process = start("--seed", str(path), wait=False)
 
-    out, err = process.popen.communicate(timeout=20)
+    code, out, err = process.finish()
 
-    assert process.popen.returncode == 2
+    assert code == 2
     assert out == ""
     assert err == (
         f"mrs-emulator: {path}: projects[0].iam.users[0].groups[0]: "
@@ -116,46 +86,43 @@ def test_a_broken_seed_exits_2_with_one_line_naming_file_field_and_reason(proces
     )
 
 
-def test_a_bad_option_exits_2(processes):
-    process = _start(processes, "--sync-seconds", "-1")
+def test_a_bad_option_exits_2(start):
+    process = start("--sync-seconds", "-1", port=None, wait=False)
 
-    out, err = process.popen.communicate(timeout=20)
+    code, out, err = process.finish()
 
-    assert (process.popen.returncode, out) == (2, "")
+    assert (code, out) == (2, "")
     assert err == "mrs-emulator: sync_seconds: Input should be greater than or equal to 0\n"
 
 
-def test_a_busy_port_exits_1_with_a_message(processes):
+def test_a_busy_port_exits_1_with_a_message(start):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        process = _start(processes, "--port", str(port))
+        process = start(port=port, wait=False)
 
-        out, err = process.popen.communicate(timeout=20)
+        code, out, err = process.finish()
 
-    assert (process.popen.returncode, out) == (1, "")
+    assert (code, out) == (1, "")
     assert err.startswith(f"mrs-emulator: cannot listen on 127.0.0.1:{port}: ")
 
 
-def test_state_survives_a_restart(processes, tmp_path):
+def test_state_survives_a_restart(start, tmp_path):
     state = tmp_path / "state.json"
-    first = _start(processes, "--port", "0", "--sync-seconds", "0", "--state", str(state))
-    first.wait_ready()
+    first = start("--sync-seconds", "0", "--state", str(state))
     Api(httpx.Client(base_url=first.url, auth=demo_auth())).sync({"user_names": ["carol"]})
     assert first.stop()[0] == 0
 
-    second = _start(processes, "--port", "0", "--state", str(state))
-    second.wait_ready()
+    second = start("--state", str(state))
     shown = Api(httpx.Client(base_url=second.url, auth=demo_auth())).show().json()
 
     assert shown == {"user_names": ["carol"], "group_names": ["analysts", "platform-admins"]}
     assert second.stop()[0] == 0
 
 
-def test_verbose_logs_requests_to_stderr_without_secrets(processes):
-    process = _start(processes, "--port", "0", "--verbose")
-    process.wait_ready()
+def test_verbose_logs_requests_to_stderr_without_secrets(start):
+    process = start("--verbose")
     api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
     api.status()
     api.http.get(f"/v2/{PROJECT}/clusters/nope/iam-sync", headers={"X-Auth-Token": "leaked?"}, auth=None)
@@ -170,10 +137,9 @@ def test_verbose_logs_requests_to_stderr_without_secrets(processes):
         assert secret not in err
 
 
-def test_a_dropped_connection_leaves_no_trace_on_stderr(processes):
-    process = _start(processes, "--port", "0")
-    process.wait_ready()
-    httpx.post(f"{process.url}/_emulator/faults", json={"kind": "drop", "count": 2})
+def test_a_dropped_connection_leaves_no_trace_on_stderr(start):
+    process = start()
+    process.add_fault(kind="drop", count=2)
     api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
 
     for call in (api.status, lambda: api.sync({"user_names": ["alice"]})):
@@ -234,76 +200,70 @@ def test_every_behaviour_switch_has_a_flag_and_is_a_setting():
 # -- the state file, checked at start and kept through failures -------------------------------------
 
 
-def _refused_at_start(processes: list[Process], state: Path) -> str:
-    process = _start(processes, "--port", "0", "--state", str(state))
-    out, err = process.popen.communicate(timeout=20)
-    assert (process.popen.returncode, out) == (2, ""), err
+def _refused_at_start(start: Start, state: Path) -> str:
+    code, out, err = start("--state", str(state), wait=False).finish()
+    assert (code, out) == (2, ""), err
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(f"mrs-emulator: {state}: "), err
     return err
 
 
-def test_a_state_file_in_a_place_that_cannot_be_written_exits_2_naming_the_file(processes, tmp_path):
+def test_a_state_file_in_a_place_that_cannot_be_written_exits_2_naming_the_file(start, tmp_path):
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("")
 
-    _refused_at_start(processes, blocker / "state.json")
+    _refused_at_start(start, blocker / "state.json")
 
 
-def test_an_unwritable_state_file_exits_2_naming_the_file(processes, tmp_path):
+def test_an_unwritable_state_file_exits_2_naming_the_file(start, tmp_path):
     state = tmp_path / "state.json"
-    first = _start(processes, "--port", "0", "--state", str(state))
-    first.wait_ready()
+    first = start("--state", str(state))
     assert first.stop()[0] == 0
 
     with unwritable(state):
-        err = _refused_at_start(processes, state)
+        err = _refused_at_start(start, state)
 
     assert "cannot be opened for reading and writing" in err
 
 
-def test_a_state_file_that_is_not_utf8_exits_2_naming_the_file(processes, tmp_path):
+def test_a_state_file_that_is_not_utf8_exits_2_naming_the_file(start, tmp_path):
     state = tmp_path / "state.json"
     state.write_bytes(b'{"saved_at": "\xff"}')
 
-    err = _refused_at_start(processes, state)
+    err = _refused_at_start(start, state)
 
     assert "(file): is not UTF-8" in err
 
 
-def test_a_device_as_state_file_exits_2_without_reading_it(processes):
-    err = _refused_at_start(processes, Path("/dev/zero"))
+def test_a_device_as_state_file_exits_2_without_reading_it(start):
+    err = _refused_at_start(start, Path("/dev/zero"))
 
     assert err == "mrs-emulator: /dev/zero: (file): is not a regular file\n"
 
 
-def test_a_state_file_held_by_a_running_emulator_exits_2_and_the_first_runs_on(processes, tmp_path):
+def test_a_state_file_held_by_a_running_emulator_exits_2_and_the_first_runs_on(start, tmp_path):
     state = tmp_path / "state.json"
-    first = _start(processes, "--port", "0", "--state", str(state))
-    first.wait_ready()
+    first = start("--state", str(state))
 
-    err = _refused_at_start(processes, state)
+    err = _refused_at_start(start, state)
 
     assert "is in use by another emulator" in err
-    assert httpx.get(f"{first.url}/_emulator/health").json() == {"status": "ok"}
+    assert first.ok("GET", "health") == {"status": "ok"}
     assert first.stop() == (0, "", "")
 
 
-def test_writes_that_cannot_be_saved_fail_change_nothing_and_stopping_still_exits_0(processes, tmp_path):
+def test_writes_that_cannot_be_saved_fail_change_nothing_and_stopping_still_exits_0(start, tmp_path):
     directory = tmp_path / "state"
     directory.mkdir()
     state = directory / "state.json"
-    process = _start(processes, "--port", "0", "--sync-seconds", "0", "--state", str(state))
-    process.wait_ready()
+    process = start("--sync-seconds", "0", "--state", str(state))
     api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
     assert api.sync({"user_names": ["alice"]}).status_code == 202
     assert api.show().status_code == 200  # the completed task is saved
 
     with unwritable(directory):
         refused = api.sync({"user_names": ["bob"]})
-        patched = httpx.patch(
-            f"{process.url}/_emulator/projects/{PROJECT}/clusters/{ANALYTICS}", json={"synced_users": ["x"]}
-        )
+        patched = process.control("PATCH", f"projects/{PROJECT}/clusters/{ANALYTICS}", {"synced_users": ["x"]})
         shown = api.show().json()
         code, out, err = process.stop()
 
@@ -312,16 +272,14 @@ def test_writes_that_cannot_be_saved_fail_change_nothing_and_stopping_still_exit
     assert shown == {"user_names": ["alice"], "group_names": ["data-engineers"]}
     assert (code, out) == (0, "")
     assert "Traceback" not in err and "WARNING" in err
-    restarted = _start(processes, "--port", "0", "--state", str(state))
-    restarted.wait_ready()
+    restarted = start("--state", str(state))
     assert Api(httpx.Client(base_url=restarted.url, auth=demo_auth())).show().json() == shown
     assert restarted.stop()[0] == 0
 
 
-def test_sigkill_during_100_concurrent_writes_loses_no_acknowledged_change(processes, tmp_path):
+def test_sigkill_during_100_concurrent_writes_loses_no_acknowledged_change(start, tmp_path):
     state = tmp_path / "state.json"
-    process = _start(processes, "--port", "0", "--state", str(state))
-    process.wait_ready()
+    process = start("--state", str(state))
     acknowledged: list[str] = []
     lock = threading.Lock()
     enough = threading.Event()
@@ -344,16 +302,14 @@ def test_sigkill_during_100_concurrent_writes_loses_no_acknowledged_change(proce
     ):
         futures = [pool.submit(create, index, client) for index in range(100)]
         assert enough.wait(30), "the emulator never acknowledged 20 writes"
-        process.popen.send_signal(signal.SIGKILL)
-        process.popen.wait(timeout=10)
+        process.stop(signal.SIGKILL)
         for future in futures:
             future.result(timeout=30)
     with lock:
         survivors = list(acknowledged)
 
-    restarted = _start(processes, "--port", "0", "--state", str(state))
-    restarted.wait_ready()
-    projects = httpx.get(f"{restarted.url}/_emulator/state").json()["projects"]
+    restarted = start("--state", str(state))
+    projects = restarted.ok("GET", "state")["projects"]
     present = {cluster["cluster_id"] for project in projects for cluster in project["clusters"]}
 
     assert 20 <= len(survivors) < 100, "the kill did not land during the writes"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from .helpers import ANALYTICS, SANDBOX, STREAMING
+from kit.demo import ANALYTICS, SANDBOX, STREAMING
 
 USERS = ["alice", "bob", "carol", "erin", "frank"]
 
@@ -44,4 +44,4 @@ def test_of_simultaneous_syncs_exactly_one_starts_a_task(make_emulator):
         statuses = list(pool.map(attempt, range(10)))
 
     assert sorted(statuses) == [202] + [409] * 9
-    assert len(emulator.cluster()["tasks"]) == 1
+    assert len(emulator.cluster(ANALYTICS)["tasks"]) == 1

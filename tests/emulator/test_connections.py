@@ -10,29 +10,19 @@ from __future__ import annotations
 import json
 import socket
 import time
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
+from kit.api import cluster_path
 from mrs_emulator import start_emulator, wsgi_server
 from mrs_emulator.app import MAX_BODY_BYTES
 from mrs_emulator.wsgi_server import DRAIN_BYTES
 
-from .helpers import cluster_path
+from .helpers import RawResponse
 
 WAIT = 3.0
 """Seconds a raw client waits for anything; every expected answer comes much sooner."""
-
-
-@dataclass
-class RawResponse:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def header_values(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key.lower() == name.lower()]
 
 
 class RawConnection:
@@ -72,6 +62,14 @@ class RawConnection:
         response.body, self._buffer = self._buffer[:length], self._buffer[length:]
         return response
 
+    def closing_response(self, status: int) -> RawResponse:
+        """The next response, which must have ``status`` and ``Connection: close``, and then the end."""
+        response = self.response()
+        assert response.status == status, response
+        assert response.header_values("Connection") == ["close"], response
+        assert self.closed_by_server()
+        return response
+
     def closed_by_server(self) -> bool:
         """True when the server has ended the connection (EOF); a timeout means it kept it open."""
         try:
@@ -85,7 +83,7 @@ class RawConnection:
 
 @pytest.fixture
 def url(socket_emulator) -> str:
-    return socket_emulator.base_url
+    return socket_emulator.url
 
 
 @pytest.fixture
@@ -179,12 +177,9 @@ def test_an_announced_oversized_body_gets_413_then_a_close_without_waiting(conne
 
     connection.request("POST", cluster_path(), headers={"Content-Length": str(length)}, body=b"{" * 1000)
     started = time.monotonic()
-    response = connection.response()
+    response = connection.closing_response(413)
 
-    assert response.status == 413
     assert json.loads(response.body)["error_code"] == "APIGW.0201"
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
     assert time.monotonic() - started < WAIT
 
 
@@ -192,11 +187,7 @@ def test_a_404_with_a_large_unsent_body_closes_instead_of_waiting_for_it(connect
     connection = connect()
 
     connection.request("POST", "/nowhere", headers={"Content-Length": str(DRAIN_BYTES * 4)}, body=b"x" * 100)
-    response = connection.response()
-
-    assert response.status == 404
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
+    connection.closing_response(404)
 
 
 def test_a_404_whose_small_body_never_comes_closes_after_a_short_wait(connect):
@@ -204,11 +195,7 @@ def test_a_404_whose_small_body_never_comes_closes_after_a_short_wait(connect):
 
     connection.request("POST", "/_emulator/nowhere", headers={"Content-Length": "50"}, body=b"x" * 10)
     started = time.monotonic()
-    response = connection.response()
-
-    assert response.status == 404
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
+    connection.closing_response(404)
     assert time.monotonic() - started < 1.0
 
 
@@ -233,23 +220,16 @@ def test_a_malformed_chunked_body_is_a_400_and_a_close(connect):
     connection.request(
         "PUT", "/_emulator/settings", headers={"Transfer-Encoding": "chunked"}, body=b"zz\r\n{}\r\n0\r\n\r\n"
     )
-    response = connection.response()
+    response = connection.closing_response(400)
 
-    assert response.status == 400
     assert json.loads(response.body)["error_code"] == "EMULATOR.0400"
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
 
 
 def test_a_client_asking_to_close_gets_connection_close_once_and_an_end(connect):
     connection = connect()
 
     connection.request("GET", "/_emulator/health", headers={"Connection": "close"})
-    response = connection.response()
-
-    assert response.status == 200
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
+    connection.closing_response(200)
 
 
 def test_http_1_0_gets_one_answer_and_a_close(connect):
@@ -274,11 +254,7 @@ def test_ambiguous_or_unsupported_framing_is_refused_and_closed(connect, headers
     connection = connect()
 
     connection.request("POST", "/_emulator/reset", headers=headers, body=b"0\r\n\r\n")
-    response = connection.response()
-
-    assert response.status == status
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
+    connection.closing_response(status)
 
 
 # -- drops and stopping ---------------------------------------------------------------------------
@@ -372,12 +348,9 @@ def test_a_malformed_or_oversized_head_gets_a_gateway_error_and_a_close(connect,
     connection = connect()
 
     connection.send(head)
-    response = connection.response()
+    response = connection.closing_response(status)
 
-    assert response.status == status
     assert _error_code(response) in {"APIGW.0201", f"EMULATOR.{status:04d}"}
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
 
 
 def test_a_refusal_under_the_control_prefix_uses_the_control_code(connect):
@@ -421,11 +394,9 @@ def test_a_client_that_disconnects_mid_body_gets_400_and_a_close(connect):
 
     connection.request("PUT", "/_emulator/settings", headers={"Content-Length": "100"}, body=b'{"sync_')
     connection.sock.shutdown(socket.SHUT_WR)
-    response = connection.response()
+    response = connection.closing_response(400)
 
-    assert (response.status, _error_code(response)) == (400, "EMULATOR.0400")
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
+    assert _error_code(response) == "EMULATOR.0400"
 
 
 @pytest.mark.parametrize(
@@ -483,8 +454,6 @@ def test_an_oversized_body_behind_expect_100_continue_is_refused_without_invitin
         cluster_path(),
         headers={"Expect": "100-continue", "Content-Length": str(MAX_BODY_BYTES + 1)},
     )
-    response = connection.response()
+    response = connection.closing_response(413)
 
-    assert (response.status, _error_code(response)) == (413, "APIGW.0201")
-    assert response.header_values("Connection") == ["close"]
-    assert connection.closed_by_server()
+    assert _error_code(response) == "APIGW.0201"

@@ -7,7 +7,10 @@ import re
 
 import pytest
 
-from .helpers import ANALYTICS, DEMO_AK, OTHER_PROJECT, PROJECT, SANDBOX, SECRETS, assert_error, cluster_path
+from kit.api import cluster_path
+from kit.demo import ANALYTICS, DEMO_AK, PROJECT, SANDBOX, SECRETS
+
+from .helpers import OTHER_PROJECT, assert_error
 
 CLUSTER = f"projects/{PROJECT}/clusters/{ANALYTICS}"
 
@@ -155,7 +158,7 @@ def test_a_bad_setting_is_refused_and_nothing_changes(emulator, body, message):
 def test_a_cluster_can_be_inspected(emulator, api):
     api.sync({"user_names": ["bob"]})
 
-    state = emulator.cluster()
+    state = emulator.cluster(ANALYTICS)
 
     assert {key: state[key] for key in state if key != "tasks"} == {
         "project_id": PROJECT,
@@ -382,7 +385,7 @@ def test_a_control_body_nested_too_deep_is_refused(emulator):
 )
 def test_a_patch_follows_the_seeds_name_rule(emulator, body, message):
     assert_error(emulator.control("PATCH", CLUSTER, body), 400, "EMULATOR.0400", message)
-    assert emulator.cluster()["synced_users"] == []
+    assert emulator.cluster(ANALYTICS)["synced_users"] == []
 
 
 def test_a_cluster_name_follows_the_seeds_name_rule(emulator):

@@ -10,10 +10,10 @@ from typing import get_args
 import httpx
 import pytest
 
-from mrs_emulator import ConnectionDropped, create_app
+from mrs_emulator import ConnectionDropped
 from mrs_emulator.faults import EFFECTS, Answer, Delay, Drop, Fault, FaultKind, FaultSpec
 
-from .helpers import IN_PROCESS_BASE, assert_error, cluster_path, demo_auth
+from .helpers import assert_error
 
 
 def _add(emulator, **spec) -> str:
@@ -196,13 +196,12 @@ def test_the_server_keeps_serving_after_many_drops(socket_emulator):
     assert {200, "dropped"} == set(outcomes)
 
 
-def test_drop_in_process_raises_connection_dropped():
-    app = create_app(sync_seconds=0)
-    app.context.faults.add(FaultSpec(kind="drop"))
-    client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url=IN_PROCESS_BASE, auth=demo_auth())
+def test_drop_in_process_raises_connection_dropped(local_emulators):
+    emulator = local_emulators("in-process", sync_seconds=0)
+    emulator.context.faults.add(FaultSpec(kind="drop"))
 
     with pytest.raises(ConnectionDropped):
-        client.get(cluster_path(suffix="iam-sync"))
+        emulator.api().status()
 
 
 # -- the table of effects ---------------------------------------------------------------------------

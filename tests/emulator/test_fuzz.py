@@ -31,19 +31,13 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from mrs_emulator import create_app, start_emulator
+from kit.demo import ANALYTICS, AUTH_TOKEN, DEMO_AK, PROJECT, SANDBOX, STREAMING
+from kit.emulator import LocalEmulator
+from kit.signer import sign
+from mrs_emulator import create_app
 from mrs_emulator.app import MAX_BODY_BYTES
 
-from .helpers import (
-    ANALYTICS,
-    AUTH_TOKEN,
-    DEMO_AK,
-    PROJECT,
-    SANDBOX,
-    STREAMING,
-    authorization,
-    sdk_now,
-)
+from .helpers import RawResponse, sdk_now
 
 DEFAULT_SEED = 20_260_515
 SEED_VARIABLE = "MRS_EMULATOR_FUZZ_SEED"
@@ -75,16 +69,6 @@ def _context(index: int, data: bytes) -> str:
 
 
 # -- raw HTTP over a socket ---------------------------------------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-
-    def values(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key.lower() == name.lower()]
 
 
 @dataclass
@@ -127,7 +111,7 @@ class Wire:
         self.buffer += data
         return bool(data)
 
-    def answer(self, *, head_only: bool) -> Answer:
+    def answer(self, *, head_only: bool) -> RawResponse:
         """The next final answer (interim 1xx answers are skipped)."""
         while True:
             while b"\r\n\r\n" not in self.buffer:
@@ -141,8 +125,8 @@ class Wire:
             headers = [(name, value) for name, _, value in (line.partition(": ") for line in lines)]
             if 100 <= int(status) < 200:
                 continue
-            answer = Answer(int(status), headers, b"")
-            [length] = answer.values("Content-Length")
+            answer = RawResponse(int(status), headers, b"")
+            [length] = answer.header_values("Content-Length")
             size = 0 if head_only else int(length)
             while len(self.buffer) < size:
                 assert self._fill(), (
@@ -155,11 +139,11 @@ class Wire:
         self.sock.close()
 
 
-def check(answer: Answer, *, head_only: bool, where: str) -> None:
+def check(answer: RawResponse, *, head_only: bool, where: str) -> None:
     """No 5xx; an error has the gateway's body and the request id; one Connection header at most."""
     assert answer.status < 500, f"{where}: {answer.status} {answer.body[:300]!r}"
-    assert len(answer.values("Connection")) <= 1, f"{where}: {answer.headers}"
-    [request_id] = answer.values("X-Request-Id")
+    assert len(answer.header_values("Connection")) <= 1, f"{where}: {answer.headers}"
+    [request_id] = answer.header_values("X-Request-Id")
     if answer.status >= 400 and not head_only:
         body = json.loads(answer.body)
         assert set(body) == {"error_code", "error_msg", "request_id"}, f"{where}: {body}"
@@ -175,7 +159,7 @@ def exchange(address: tuple[str, int], case: Case, where: str) -> int:
             wire.sock.shutdown(socket.SHUT_WR)
         answer = wire.answer(head_only=case.head_only)
         check(answer, head_only=case.head_only, where=where)
-        if case.exact and not case.cut and answer.values("Connection") != ["close"]:
+        if case.exact and not case.cut and answer.header_values("Connection") != ["close"]:
             wire.deadline = time.monotonic() + WAIT
             wire.send(b"GET /_emulator/health HTTP/1.1\r\nHost: h\r\n\r\n")
             follow_up = wire.answer(head_only=False)
@@ -283,17 +267,21 @@ def names_text(rng: random.Random, pool: list[str]) -> str:
     return json_text(rng, 1)
 
 
+def some_fields(rng: random.Random, *fields: tuple[float, str, Callable[[], str]]) -> bytes:
+    """A JSON object with each ``(chance, name, value)`` field in it at that chance."""
+    chosen = [f'"{name}": {value()}' for chance, name, value in fields if rng.random() < chance]
+    return ("{" + ", ".join(chosen) + "}").encode()
+
+
 def api_body(rng: random.Random) -> bytes:
     roll = rng.random()
     if roll < 0.35:
-        fields = []
-        if rng.random() < 0.7:
-            fields.append(f'"user_names": {names_text(rng, USERS)}')
-        if rng.random() < 0.5:
-            fields.append(f'"group_names": {names_text(rng, GROUPS)}')
-        if rng.random() < 0.3:
-            fields.append(f'"is_all_sync": {rng.choice(["true", "false", "null", "1", number_text(rng)])}')
-        return ("{" + ", ".join(fields) + "}").encode()
+        return some_fields(
+            rng,
+            (0.7, "user_names", lambda: names_text(rng, USERS)),
+            (0.5, "group_names", lambda: names_text(rng, GROUPS)),
+            (0.3, "is_all_sync", lambda: rng.choice(["true", "false", "null", "1", number_text(rng)])),
+        )
     if roll < 0.6:
         return json_text(rng).encode()
     if roll < 0.7:
@@ -340,16 +328,13 @@ def control_body(rng: random.Random, endpoint: str) -> bytes:
             fields.append(f'"methods": {json_text(rng, 2)}')
         return ("{" + ", ".join(fields) + "}").encode()
     if endpoint == "cluster":
-        fields = []
-        if rng.random() < 0.6:
-            fields.append(f'"synced_users": {names_text(rng, USERS)}')
-        if rng.random() < 0.4:
-            fields.append(f'"synced_groups": {names_text(rng, GROUPS)}')
-        if rng.random() < 0.3:
-            fields.append(f'"is_synchronous": {rng.choice(["true", "false", "1", "null"])}')
-        if rng.random() < 0.3:
-            fields.append(f'"name": {rng.choice(STRING_TEXTS)}')
-        return ("{" + ", ".join(fields) + "}").encode()
+        return some_fields(
+            rng,
+            (0.6, "synced_users", lambda: names_text(rng, USERS)),
+            (0.4, "synced_groups", lambda: names_text(rng, GROUPS)),
+            (0.3, "is_synchronous", lambda: rng.choice(["true", "false", "1", "null"])),
+            (0.3, "name", lambda: rng.choice(STRING_TEXTS)),
+        )
     return b""
 
 
@@ -425,7 +410,7 @@ def credentials(
     if roll < 0.7:
         signed = {**headers, "X-Sdk-Date": sdk_now()}
         path = target.split("?", 1)[0]
-        value = authorization(method, path, signed, body=body, query=target.partition("?")[2])
+        value = sign(method, path, signed, body=body, query=target.partition("?")[2])
         return [("X-Sdk-Date", signed["X-Sdk-Date"]), ("Authorization", value)]
     if roll < 0.8:
         return [("X-Auth-Token", AUTH_TOKEN), ("X-Auth-Token", "other")]
@@ -558,12 +543,19 @@ def huge_body_case(rng: random.Random, target: str) -> Case:
 
 @dataclass
 class Fuzzed:
-    """An emulator under fuzz: its address, and a side channel that removes any fault added."""
+    """An emulator under fuzz, served on a socket; its control API removes any fault a case added."""
 
-    address: tuple[str, int]
-    url: str
-    control: httpx.Client
+    emulator: LocalEmulator
     statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.emulator.handle is not None
+        return self.emulator.handle.host, self.emulator.handle.port
+
+    @property
+    def url(self) -> str:
+        return self.emulator.url
 
     def count(self, status: int) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -573,18 +565,15 @@ class Fuzzed:
 
     def settle(self) -> None:
         """Faults stay off: whatever a case managed to add is removed before the next case."""
-        if self.control.get("/_emulator/faults").json()["faults"]:
-            self.control.delete("/_emulator/faults")
+        if self.emulator.ok("GET", "faults")["faults"]:
+            self.emulator.clear_faults()
 
 
 @pytest.fixture
 def fuzzed(tmp_path) -> Iterator[Fuzzed]:
-    handle = start_emulator(sync_seconds=0, state_file=tmp_path / "state.json")
-    with httpx.Client(base_url=handle.url, timeout=WAIT) as control:
-        yield Fuzzed((handle.host, handle.port), handle.url, control)
-        health = control.get("/_emulator/health")
-        state = control.get("/_emulator/state")
-    handle.stop()
+    with LocalEmulator.start(sync_seconds=0, state_file=tmp_path / "state.json") as emulator:
+        yield Fuzzed(emulator)
+        health, state = emulator.control("GET", "health"), emulator.control("GET", "state")
     assert (health.status_code, state.status_code) == (200, 200)
     with create_app(state_file=tmp_path / "state.json"):  # whatever was saved loads again
         pass
@@ -659,7 +648,7 @@ def test_httpx_requests_to_both_apis_get_an_answer_and_never_a_5xx(fuzzed):
             except (httpx.LocalProtocolError, httpx.InvalidURL):
                 continue  # httpx refused to send it (e.g. a path starting with //): nothing to test
             fuzzed.count(response.status_code)
-            answer = Answer(response.status_code, list(response.headers.multi_items()), response.content)
+            answer = RawResponse(response.status_code, list(response.headers.multi_items()), response.content)
             check(answer, head_only=method == "HEAD", where=where)
             if endpoint == "faults":
                 fuzzed.settle()

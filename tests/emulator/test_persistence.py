@@ -7,39 +7,23 @@ import logging
 import os
 from pathlib import Path
 
-import httpx
 import pytest
 
+from kit.demo import ANALYTICS, PROJECT, SANDBOX, STREAMING, demo_seed
+from kit.emulator import LocalEmulator
 from mrs_emulator import create_app
 from mrs_emulator import persistence as persistence_module
 from mrs_emulator.clusters import Cluster
 from mrs_emulator.persistence import MAX_STATE_BYTES, StateFileError, StateStore
 
-from .helpers import (
-    ANALYTICS,
-    IN_PROCESS_BASE,
-    OTHER_PROJECT,
-    PROJECT,
-    SANDBOX,
-    STREAMING,
-    Api,
-    assert_error,
-    demo_auth,
-    demo_seed,
-    unwritable,
-)
+from .helpers import OTHER_PROJECT, assert_error, unwritable
 
 CLUSTER = f"projects/{PROJECT}/clusters/{ANALYTICS}"
 
 
-def _api(app) -> Api:
-    return Api(
-        httpx.Client(transport=httpx.WSGITransport(app=app), base_url=IN_PROCESS_BASE, auth=demo_auth())
-    )
-
-
-def _control(app) -> httpx.Client:
-    return httpx.Client(transport=httpx.WSGITransport(app=app), base_url=IN_PROCESS_BASE)
+def _emulator(state: Path, **options) -> LocalEmulator:
+    """An in-process emulator on the state file ``state``."""
+    return LocalEmulator(create_app(state_file=state, **options))
 
 
 def _saved(path) -> dict:
@@ -52,6 +36,21 @@ def _cluster(document: dict, cluster_id: str = ANALYTICS) -> dict:
     return cluster
 
 
+def _refused(state: Path) -> str:
+    """The one-line message with which ``create_app`` refuses the state file ``state``."""
+    with pytest.raises(StateFileError) as caught:
+        create_app(state_file=state)
+    return str(caught.value)
+
+
+def _existing_state(directory: Path) -> Path:
+    """The state file of an emulator that ran in ``directory`` and stopped."""
+    state = directory / "state.json"
+    with create_app(state_file=state):
+        pass
+    return state
+
+
 def _leftovers(directory: Path) -> list[str]:
     """Files beside the state file other than the lock file, which stays on purpose."""
     return sorted(path.name for path in directory.iterdir() if not path.name.endswith(".lock"))
@@ -62,8 +61,8 @@ def _leftovers(directory: Path) -> list[str]:
 
 def test_every_change_is_saved_and_survives_a_restart(tmp_path):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=0) as app:
-        api = _api(app)
+    with _emulator(state, sync_seconds=0) as app:
+        api = app.api()
         api.sync({"user_names": ["alice"]})
         api.show()  # completes the task, which is a change too
 
@@ -73,40 +72,40 @@ def test_every_change_is_saved_and_survives_a_restart(tmp_path):
             ["data-engineers"],
             True,
         )
-    with create_app(state_file=state, sync_seconds=0) as restarted:
-        assert _api(restarted).show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
-        assert _api(restarted).synchronous().json() == {"is_synchronous": True}
+    with _emulator(state, sync_seconds=0) as restarted:
+        assert restarted.api().show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
+        assert restarted.api().synchronous().json() == {"is_synchronous": True}
 
 
 def test_a_missing_state_file_is_created_at_start_from_the_seed(tmp_path):
     state = tmp_path / "sub" / "state.json"
 
-    with create_app(state_file=state) as app:
-        assert _api(app).show(SANDBOX).json() == {"user_names": ["erin"], "group_names": ["data-engineers"]}
+    with _emulator(state) as app:
+        assert app.api().show(SANDBOX).json() == {"user_names": ["erin"], "group_names": ["data-engineers"]}
         assert _cluster(_saved(state), SANDBOX)["synced_users"] == ["erin"]
 
 
 def test_a_running_task_is_saved_and_finishes_after_a_restart(tmp_path):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=30) as app:
-        _api(app).sync({"user_names": ["bob"]})
+    with _emulator(state, sync_seconds=30) as app:
+        app.api().sync({"user_names": ["bob"]})
 
     [task] = _cluster(_saved(state))["tasks"]
     assert task["completed_at"] is None
 
-    with create_app(state_file=state, sync_seconds=30) as running:
-        assert _api(running).status().json() == {"is_synchronizing": True}
-    with create_app(state_file=state, clock_offset_seconds=31) as later:
-        assert _api(later).show().json() == {"user_names": ["bob"], "group_names": ["analysts"]}
+    with _emulator(state, sync_seconds=30) as running:
+        assert running.api().status().json() == {"is_synchronizing": True}
+    with _emulator(state, clock_offset_seconds=31) as later:
+        assert later.api().show().json() == {"user_names": ["bob"], "group_names": ["analysts"]}
 
 
 def test_control_changes_are_saved_too(tmp_path):
     state = tmp_path / "state.json"
-    with create_app(state_file=state) as app:
+    with _emulator(state) as app:
         app.context.backend.delete_cluster(PROJECT, SANDBOX)
         app.context.backend.create_cluster(PROJECT, "made-later", name="later")
 
-    with create_app(state_file=state) as restarted:
+    with _emulator(state) as restarted:
         assert [c["cluster_id"] for c in restarted.context.backend.dump()[0]["clusters"]] == [
             ANALYTICS,
             STREAMING,
@@ -116,8 +115,8 @@ def test_control_changes_are_saved_too(tmp_path):
 
 def test_reset_rewrites_the_state_file_from_the_seed(tmp_path):
     state = tmp_path / "state.json"
-    with create_app(state_file=state) as app:
-        _api(app).sync({"user_names": ["alice"]})
+    with _emulator(state) as app:
+        app.api().sync({"user_names": ["alice"]})
 
         app.context.reset()
 
@@ -126,8 +125,8 @@ def test_reset_rewrites_the_state_file_from_the_seed(tmp_path):
 
 def test_saving_leaves_no_temporary_files(tmp_path):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=0) as app:
-        api = _api(app)
+    with _emulator(state, sync_seconds=0) as app:
+        api = app.api()
         for name in ("alice", "bob", "carol"):
             api.sync({"user_names": [name]})
 
@@ -138,18 +137,18 @@ def test_projects_no_longer_in_the_seed_are_dropped_with_a_warning(tmp_path, cap
     state = tmp_path / "state.json"
     seed = demo_seed()
     seed["projects"].append({"id": OTHER_PROJECT, "region": "cn-east-3", "clusters": [{"id": "c1"}]})
-    with create_app(seed=seed, state_file=state):
+    with _emulator(state, seed=seed):
         pass
 
-    with caplog.at_level(logging.WARNING), create_app(state_file=state) as app:
+    with caplog.at_level(logging.WARNING), _emulator(state) as app:
         assert [project["id"] for project in app.context.backend.dump()] == [PROJECT]
     assert OTHER_PROJECT in caplog.text
 
 
 def test_the_state_file_holds_the_backends_own_clusters(tmp_path):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=30) as app:
-        _api(app).sync({"user_names": ["bob"]})
+    with _emulator(state, sync_seconds=30) as app:
+        app.api().sync({"user_names": ["bob"]})
         view = app.context.backend.cluster_json(PROJECT, ANALYTICS)
         now = app.context.clock.now()
 
@@ -187,8 +186,8 @@ def test_a_state_file_of_format_1_as_written_before_still_loads(tmp_path):
     }
     state.write_text(json.dumps(document))
 
-    with create_app(state_file=state) as app:
-        api = _api(app)
+    with _emulator(state) as app:
+        api = app.api()
         assert api.show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
         assert api.status().json() == {"is_synchronizing": True}
         tasks = app.context.backend.cluster_json(PROJECT, ANALYTICS)["tasks"]
@@ -197,16 +196,15 @@ def test_a_state_file_of_format_1_as_written_before_still_loads(tmp_path):
 
 def test_whatever_the_control_api_accepts_loads_again(tmp_path):
     state = tmp_path / "state.json"
-    with create_app(state_file=state) as app:
-        control = _control(app)
-        assert control.put(f"/_emulator/projects/{PROJECT}/clusters/x_1-Y", json={"name": "é ü"}).is_success
+    with _emulator(state) as app:
+        app.ok("PUT", f"projects/{PROJECT}/clusters/x_1-Y", {"name": "é ü"})
         patch = {"synced_users": ["ghost", " padded ", "ünï"], "synced_groups": ["g"], "is_synchronous": True}
-        assert control.patch(f"/_emulator/{CLUSTER}", json=patch).is_success
-        assert _api(app).sync({"group_names": ["analysts"]}, cluster=STREAMING).status_code == 202
-        assert control.put("/_emulator/clock", json={"offset_seconds": 86400 * 365 * 100}).is_success
-        assert control.get("/_emulator/state").is_success  # completes the task far in the future
+        app.ok("PATCH", CLUSTER, patch)
+        assert app.api().sync({"group_names": ["analysts"]}, cluster=STREAMING).status_code == 202
+        app.ok("PUT", "clock", {"offset_seconds": 86400 * 365 * 100})
+        app.ok("GET", "state")  # completes the task far in the future
 
-    with create_app(state_file=state) as restarted:
+    with _emulator(state) as restarted:
         assert restarted.context.backend.cluster_json(PROJECT, ANALYTICS)["synced_users"] == [
             " padded ",
             "ghost",
@@ -226,8 +224,8 @@ def _break_replace(monkeypatch) -> None:
 
 def test_an_api_write_that_cannot_be_saved_is_a_503_and_changes_nothing(tmp_path, monkeypatch):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=0) as app:
-        api = _api(app)
+    with _emulator(state, sync_seconds=0) as app:
+        api = app.api()
         api.sync({"user_names": ["alice"]})
         api.show()
         before_file = state.read_text()
@@ -250,8 +248,8 @@ def test_an_api_write_that_cannot_be_saved_is_a_503_and_changes_nothing(tmp_path
 
 def test_a_task_completion_that_cannot_be_saved_fails_the_read_and_is_found_later(tmp_path, monkeypatch):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=0) as app:
-        api = _api(app)
+    with _emulator(state, sync_seconds=0) as app:
+        api = app.api()
         api.sync({"user_names": ["alice"]})  # the task completes at the next request that looks
 
         _break_replace(monkeypatch)
@@ -265,34 +263,33 @@ def test_a_task_completion_that_cannot_be_saved_fails_the_read_and_is_found_late
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
-        ("PATCH", f"/_emulator/{CLUSTER}", {"synced_users": ["ghost"]}),
-        ("PUT", f"/_emulator/projects/{PROJECT}/clusters/brand-new", None),
-        ("DELETE", f"/_emulator/projects/{PROJECT}/clusters/{SANDBOX}", None),
-        ("POST", "/_emulator/reset", None),
+        ("PATCH", CLUSTER, {"synced_users": ["ghost"]}),
+        ("PUT", f"projects/{PROJECT}/clusters/brand-new", None),
+        ("DELETE", f"projects/{PROJECT}/clusters/{SANDBOX}", None),
+        ("POST", "reset", None),
     ],
 )
 def test_a_control_write_that_cannot_be_saved_is_a_503_and_changes_nothing(
     tmp_path, monkeypatch, method, path, body
 ):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=0) as app:
-        _api(app).sync({"user_names": ["alice"]})
-        control = _control(app)
-        before = control.get("/_emulator/state").json()
+    with _emulator(state, sync_seconds=0) as app:
+        app.api().sync({"user_names": ["alice"]})
+        before = app.ok("GET", "state")
 
         _break_replace(monkeypatch)
-        response = control.request(method, path, json=body)
+        response = app.control(method, path, body)
 
         text = assert_error(response, 503, "EMULATOR.0503")
         assert text.startswith("the state file could not be written, so nothing was changed: ")
         monkeypatch.undo()
-        assert control.get("/_emulator/state").json()["projects"] == before["projects"]
+        assert app.ok("GET", "state")["projects"] == before["projects"]
 
 
 def test_an_api_change_that_would_make_the_state_file_too_large_is_a_413(tmp_path, monkeypatch):
     state = tmp_path / "state.json"
-    with create_app(state_file=state, sync_seconds=30) as app:
-        api = _api(app)
+    with _emulator(state, sync_seconds=30) as app:
+        api = app.api()
         monkeypatch.setattr(persistence_module, "MAX_STATE_BYTES", state.stat().st_size + 100)
 
         response = api.cancel({"user_names": [f"user-{i}" for i in range(1000)]})
@@ -304,17 +301,14 @@ def test_an_api_change_that_would_make_the_state_file_too_large_is_a_413(tmp_pat
 
 def test_a_change_that_would_make_the_state_file_too_large_is_refused(tmp_path, monkeypatch):
     state = tmp_path / "state.json"
-    with create_app(state_file=state) as app:
-        control = _control(app)
+    with _emulator(state) as app:
         monkeypatch.setattr(persistence_module, "MAX_STATE_BYTES", state.stat().st_size + 1000)
 
-        response = control.patch(
-            f"/_emulator/{CLUSTER}", json={"synced_users": [f"user-{i}" for i in range(500)]}
-        )
+        response = app.control("PATCH", CLUSTER, {"synced_users": [f"user-{i}" for i in range(500)]})
 
         text = assert_error(response, 413, "EMULATOR.0413")
         assert text.startswith("nothing was changed, as the state would take ")
-        assert control.get(f"/_emulator/{CLUSTER}").json()["synced_users"] == []
+        assert app.ok("GET", CLUSTER)["synced_users"] == []
 
 
 # -- checked at start -----------------------------------------------------------------------------
@@ -417,21 +411,19 @@ def test_a_broken_state_file_is_refused_naming_the_file(tmp_path, text, message)
     state = tmp_path / "state.json"
     state.write_text(text)
 
-    with pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    refusal = _refused(state)
 
-    assert str(caught.value).startswith(f"{state}: {message}")
-    assert "\n" not in str(caught.value)
+    assert refusal.startswith(f"{state}: {message}")
+    assert "\n" not in refusal
 
 
 def test_a_state_file_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
     state = tmp_path / "state.json"
     state.write_bytes(_document(_named()).encode().replace(b'"n"', b'"\xff"'))
 
-    with pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    refusal = _refused(state)
 
-    assert str(caught.value).startswith(f"{state}: (file): is not UTF-8: invalid byte at offset ")
+    assert refusal.startswith(f"{state}: (file): is not UTF-8: invalid byte at offset ")
 
 
 def test_a_state_file_over_the_size_limit_is_refused_without_reading_it(tmp_path):
@@ -439,10 +431,9 @@ def test_a_state_file_over_the_size_limit_is_refused_without_reading_it(tmp_path
     with state.open("wb") as handle:
         handle.truncate(MAX_STATE_BYTES + 1)  # sparse: nothing of it is ever read
 
-    with pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    refusal = _refused(state)
 
-    assert str(caught.value) == f"{state}: (file): is larger than {MAX_STATE_BYTES} bytes"
+    assert refusal == f"{state}: (file): is larger than {MAX_STATE_BYTES} bytes"
 
 
 @pytest.mark.parametrize(
@@ -452,10 +443,9 @@ def test_a_state_file_over_the_size_limit_is_refused_without_reading_it(tmp_path
 def test_a_state_path_that_is_not_a_regular_file_is_refused(tmp_path, path, message):
     state = Path(path) if path.startswith("/") else tmp_path
 
-    with pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    refusal = _refused(state)
 
-    assert str(caught.value) == f"{state}: (file): {message}"
+    assert refusal == f"{state}: (file): {message}"
 
 
 def test_a_state_file_in_a_place_that_cannot_be_written_is_refused(tmp_path):
@@ -463,47 +453,41 @@ def test_a_state_file_in_a_place_that_cannot_be_written_is_refused(tmp_path):
     blocker.write_text("")
     state = blocker / "state.json"
 
-    with pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    refusal = _refused(state)
 
-    assert str(caught.value).startswith(f"{state}: (file): ")
+    assert refusal.startswith(f"{state}: (file): ")
 
 
 def test_an_existing_state_file_that_cannot_be_written_is_refused(tmp_path):
-    state = tmp_path / "state.json"
-    with create_app(state_file=state):
-        pass
+    state = _existing_state(tmp_path)
 
-    with unwritable(state), pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    with unwritable(state):
+        refusal = _refused(state)
 
-    assert str(caught.value).startswith(f"{state}: (file): cannot be opened for reading and writing: ")
+    assert refusal.startswith(f"{state}: (file): cannot be opened for reading and writing: ")
 
 
 def test_a_state_directory_that_refuses_new_files_is_refused(tmp_path):
-    state = tmp_path / "state.json"
-    with create_app(state_file=state):
-        pass
+    state = _existing_state(tmp_path)
 
-    with unwritable(tmp_path), pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    with unwritable(tmp_path):
+        refusal = _refused(state)
 
-    assert str(caught.value).startswith(f"{state}: (file): cannot be written: ")
+    assert refusal.startswith(f"{state}: (file): cannot be written: ")
 
 
 def test_one_state_file_serves_one_emulator_at_a_time(tmp_path):
     state = tmp_path / "state.json"
     first = create_app(state_file=state)
 
-    with pytest.raises(StateFileError) as caught:
-        create_app(state_file=state)
+    refusal = _refused(state)
     first.close()
 
-    assert str(caught.value) == (
+    assert refusal == (
         f"{state}: (file): is in use by another emulator (it holds the lock on .state.json.lock)"
     )
-    with create_app(state_file=state) as second:
-        assert _api(second).status().status_code == 200
+    with _emulator(state) as second:
+        assert second.api().status().status_code == 200
 
 
 def test_stale_temporary_files_are_removed_at_start_but_never_under_a_running_emulator(tmp_path):
@@ -524,10 +508,10 @@ def test_stale_temporary_files_are_removed_at_start_but_never_under_a_running_em
 
 def test_an_emulator_that_was_closed_can_no_longer_save(tmp_path):
     state = tmp_path / "state.json"
-    app = create_app(state_file=state)
-    app.close()
+    with _emulator(state) as emulator:
+        emulator.app.close()
 
-    response = _api(app).sync({"user_names": ["alice"]})
+        response = emulator.api().sync({"user_names": ["alice"]})
 
     assert_error(response, 503, "APIGW.0201")
     assert _cluster(_saved(state))["tasks"] == []

@@ -5,15 +5,13 @@ from __future__ import annotations
 import copy
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from mrs_emulator import SeedError, create_app, start_emulator
-from mrs_emulator.seed import load_seed
-
-from .helpers import (
+from kit.demo import (
     ANALYTICS,
     AUTH_TOKEN,
     DEMO_AK,
@@ -26,13 +24,22 @@ from .helpers import (
     TEMP_TOKEN,
     demo_seed,
 )
+from mrs_emulator import SeedError, create_app, start_emulator
+from mrs_emulator.seed import load_seed
+
+DEV_STACK = Path(__file__).parents[2] / "stacks" / "Pulumi.dev.yaml"
 
 
 def test_the_demo_seed_has_exactly_the_values_the_dev_stack_uses():
+    """The test kit reads the demo values from the seed; the dev stack holds them as written."""
+    dev = yaml.safe_load(DEV_STACK.read_text())["config"]
     seed = load_seed(None)
 
     [project] = seed.projects
+    assert (project.id, project.region) == (dev["huaweicloud:project_id"], dev["huaweicloud:region"])
     assert (project.id, project.region) == (PROJECT, "cn-north-4")
+    assert [c.id for c in project.clusters] == [entry["cluster_id"] for entry in dev["mrs-iam-sync:clusters"]]
+    assert (dev["huaweicloud:access_key"], dev["huaweicloud:secret_key"]) == (DEMO_AK, DEMO_SK)
     assert [(c.id, c.name) for c in project.clusters] == [
         (ANALYTICS, "analytics"),
         (STREAMING, "streaming"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mrs_emulator import EmulatorHandle
+from kit.emulator import LocalEmulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT
 
 
-def held(emulator: EmulatorHandle, cluster: str = CLUSTER) -> tuple[list[str], list[str]]:
+def held(emulator: LocalEmulator, cluster: str = CLUSTER) -> tuple[list[str], list[str]]:
     """(users, groups) synced on a cluster right now."""
     state = emulator.backend.cluster_json(PROJECT, cluster)
     return sorted(state["synced_users"]), sorted(state["synced_groups"])
@@ -23,7 +23,7 @@ def checked(provider: ClusterIamSyncProvider, **news: Any) -> dict[str, Any]:
     return dict(result.inputs)
 
 
-def writes(emulator: EmulatorHandle) -> list[tuple[str, str]]:
+def writes(emulator: LocalEmulator) -> list[tuple[str, str]]:
     """The task-starting requests the emulated API received, as (method, path)."""
     return [
         (entry["method"], entry["path"])

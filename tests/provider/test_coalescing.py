@@ -8,14 +8,13 @@ tasks and requests it took, and each resource must still get its own verdict.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from importlib import resources
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
 
-from mrs_emulator import EmulatorHandle, start_emulator
+from kit.demo import demo_seed
+from kit.emulator import LocalEmulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT, configure
@@ -40,12 +39,12 @@ def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
     return results
 
 
-def tasks(emulator: EmulatorHandle, cluster: str = CLUSTER) -> list[tuple[str, list[str], list[str]]]:
+def tasks(emulator: LocalEmulator, cluster: str = CLUSTER) -> list[tuple[str, list[str], list[str]]]:
     state = emulator.backend.cluster_json(PROJECT, cluster)
     return [(task["kind"], task["users"], task["groups"]) for task in state["tasks"]]
 
 
-def requests(emulator: EmulatorHandle) -> list[tuple[str, str]]:
+def requests(emulator: LocalEmulator) -> list[tuple[str, str]]:
     """(method, what) of every API request: what is the path after the cluster id."""
     return [
         (entry["method"], entry["path"].split(f"/clusters/{CLUSTER}/", 1)[1])
@@ -54,8 +53,8 @@ def requests(emulator: EmulatorHandle) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def slow_tasks(emulator: EmulatorHandle) -> EmulatorHandle:
-    emulator.backend.set_options(emulator.backend.options.model_copy(update={"sync_seconds": 0.5}))
+def slow_tasks(emulator: LocalEmulator) -> LocalEmulator:
+    emulator.update_settings(sync_seconds=0.5)
     return emulator
 
 
@@ -110,18 +109,17 @@ def test_a_user_one_round_syncs_for_one_resource_and_cancels_for_another_stays_s
 
 
 @pytest.fixture
-def crowded_emulator() -> Iterator[EmulatorHandle]:
+def crowded_emulator(local_emulators: Callable[..., LocalEmulator]) -> LocalEmulator:
     """The demo world with 1,200 more users, all holding an MRS policy."""
-    seed = yaml.safe_load(resources.files("mrs_emulator").joinpath("demo-seed.yaml").read_text())
+    seed = demo_seed()
     seed["projects"][0]["iam"]["users"] += [
         {"name": f"u{index:04d}", "groups": [], "mrs_policy": True} for index in range(1200)
     ]
-    with start_emulator(seed=seed, sync_seconds=0.05) as handle:
-        yield handle
+    return local_emulators(seed=seed, sync_seconds=0.05)
 
 
 def test_more_than_a_thousand_names_in_one_round_are_split_into_tasks_of_at_most_a_thousand(
-    provider: ClusterIamSyncProvider, crowded_emulator: EmulatorHandle
+    provider: ClusterIamSyncProvider, crowded_emulator: LocalEmulator
 ):
     configure(provider, crowded_emulator)
     halves = ([f"u{index:04d}" for index in range(600)], [f"u{index:04d}" for index in range(600, 1200)])

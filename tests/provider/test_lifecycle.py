@@ -10,17 +10,13 @@ import threading
 import time
 
 import dill
-import httpx
 import pytest
-from pulumi.dynamic import ConfigureRequest
-from pulumi.dynamic.config import Config
 
+from kit.demo import SANDBOX
 from mrs_iam_sync.errors import ProvisioningError
 
-from .conftest import CLUSTER, OTHER_CLUSTER, PROJECT
+from .conftest import CLUSTER, OTHER_CLUSTER, PROJECT, configure
 from .helpers import checked, held, writes
-
-SANDBOX = "b6a0d1f3-2e4c-4a8b-9f57-0c3d2e1a4b68"
 
 
 def test_full_lifecycle_touches_only_what_the_resource_declares(configured, emulator):
@@ -129,7 +125,7 @@ def test_delete_never_cancels_principals_another_resource_declared(configured, e
 
 
 def test_resources_on_one_cluster_created_in_parallel_never_overlap(configured, emulator):
-    emulator.backend.set_options(emulator.backend.options.model_copy(update={"sync_seconds": 0.2}))
+    emulator.update_settings(sync_seconds=0.2)
     users = ["alice", "bob", "carol", "erin", "frank"]
     errors: list[BaseException] = []
 
@@ -156,14 +152,7 @@ def test_full_sync_brings_every_user_with_an_mrs_policy(configured, emulator):
 
 
 def test_wrong_secret_key_reads_as_a_signature_problem(provider, emulator):
-    raw = {
-        "huaweicloud:region": "cn-north-4",
-        "huaweicloud:project_id": PROJECT,
-        "huaweicloud:endpoints": f'{{"mrs": "{emulator.url}"}}',
-        "huaweicloud:access_key": "EMULATORDEMOAK000001",
-        "huaweicloud:secret_key": "a-wrong-secret-key-value",
-    }
-    provider.configure(ConfigureRequest(config=Config(raw_config=raw, project_name="mrs-iam-sync")))
+    configure(provider, emulator, secret_key="a-wrong-secret-key-value")
     with pytest.raises(ProvisioningError) as raised:
         provider.create(checked(provider, cluster_id=CLUSTER, user_names=["alice"]))
     message = str(raised.value)
@@ -179,9 +168,7 @@ def test_the_serialized_provider_is_a_small_reference(configured):
 
 
 def test_timeout_seconds_bounds_an_api_that_never_answers(configured, emulator):
-    httpx.post(
-        f"{emulator.url}/_emulator/faults", json={"kind": "latency", "latency_seconds": 30, "rate": 1.0}
-    )
+    emulator.add_fault(kind="latency", latency_seconds=30, rate=1.0)
     started = time.monotonic()
     with pytest.raises(ProvisioningError) as raised:
         configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice"], timeout_seconds=2))
@@ -191,4 +178,4 @@ def test_timeout_seconds_bounds_an_api_that_never_answers(configured, emulator):
         raised.value
     )
     assert "could not get an answer" not in str(raised.value)
-    httpx.delete(f"{emulator.url}/_emulator/faults")
+    emulator.clear_faults()

@@ -9,16 +9,14 @@ from __future__ import annotations
 import threading
 import time
 
-import httpx
-
-from mrs_emulator import EmulatorHandle
+from kit.emulator import LocalEmulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT
 from .helpers import checked, held
 
 
-def cancel_tasks(emulator: EmulatorHandle) -> list[dict[str, object]]:
+def cancel_tasks(emulator: LocalEmulator) -> list[dict[str, object]]:
     state = emulator.backend.cluster_json(PROJECT, CLUSTER)
     return [task for task in state["tasks"] if task["kind"] == "cancel"]
 
@@ -84,15 +82,19 @@ def test_a_user_moving_to_a_resource_diffed_after_the_update_started_is_never_ca
     assert cancel_tasks(emulator) == []
 
 
-def test_a_create_that_times_out_after_its_task_started_takes_it_back(configured, emulator):
-    emulator.backend.set_options(emulator.backend.options.model_copy(update={"sync_seconds": 2.5}))
-    started = time.monotonic()
+def failed_create_of_alice(provider: ClusterIamSyncProvider) -> str:
+    """The message of a create of alice on the cluster with 1 s to spare, which must fail."""
     try:
-        configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice"], timeout_seconds=1))
+        provider.create(checked(provider, cluster_id=CLUSTER, user_names=["alice"], timeout_seconds=1))
     except Exception as exc:
-        message = str(exc)
-    else:
-        raise AssertionError("the create should have failed")
+        return str(exc)
+    raise AssertionError("the create should have failed")
+
+
+def test_a_create_that_times_out_after_its_task_started_takes_it_back(configured, emulator):
+    emulator.update_settings(sync_seconds=2.5)
+    started = time.monotonic()
+    message = failed_create_of_alice(configured)
     assert f"the sync task on cluster {CLUSTER} was still running after" in message
     assert "The principals this run did sync (alice, data-engineers)" not in message
     assert "The principals this run did sync (alice) were cancelled again" in message
@@ -103,18 +105,10 @@ def test_a_create_that_times_out_after_its_task_started_takes_it_back(configured
 
 
 def test_a_rollback_that_cannot_finish_says_what_may_stay_synced(configured, emulator):
-    emulator.backend.set_options(emulator.backend.options.model_copy(update={"sync_seconds": 1.5}))
+    emulator.update_settings(sync_seconds=1.5)
     # Every cancel is refused, so the roll-back cannot take alice back.
-    httpx.post(
-        f"{emulator.url}/_emulator/faults",
-        json={"kind": "server_error", "status": 500, "methods": ["DELETE"], "rate": 1.0},
-    )
-    try:
-        configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice"], timeout_seconds=1))
-    except Exception as exc:
-        message = str(exc)
-    else:
-        raise AssertionError("the create should have failed")
+    emulator.add_fault(kind="server_error", status=500, methods=["DELETE"], rate=1.0)
+    message = failed_create_of_alice(configured)
     assert (
         "Cancelling what this run had synced (alice) did not finish within the 30 s grace period" in message
     )

@@ -9,6 +9,8 @@ from typing import Any
 import pulumi
 import pytest
 
+from kit.demo import ANALYTICS
+
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -50,5 +52,5 @@ def test_the_python_example_declares_one_cluster_iam_sync():
     kinds = [(args.typ, args.name) for args in mocks.created]
     assert kinds == [("pulumi-python:dynamic/mrs:ClusterIamSync", "analytics")]
     inputs = mocks.created[0].inputs
-    assert inputs["cluster_id"] == "f7f45c04-4303-411c-9b71-d2cb730dd162"
+    assert inputs["cluster_id"] == ANALYTICS
     assert inputs["user_names"] == ["alice", "bob"]

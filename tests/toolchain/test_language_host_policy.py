@@ -216,6 +216,17 @@ def engine_side(stream: PluginStream) -> tuple[grpc.Channel, analyzer_pb2_grpc.A
     return channel, analyzer
 
 
+def pack_running(
+    start_host: Callable[..., Host], directory: Path, source: str
+) -> tuple[Host, Path, PluginStream, grpc.Channel, analyzer_pb2_grpc.AnalyzerStub]:
+    """A new host running the pack ``source`` (written to ``directory``), the engine's side connected."""
+    host = start_host()
+    pack = write_pack(directory, source)
+    stream = host.run_pack(pack)
+    channel, analyzer = engine_side(stream)
+    return host, pack, stream, channel, analyzer
+
+
 def analyze_once(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> dict[str, Any]:
     properties = struct_pb2.Struct()
     properties.update({"cluster_id": "c-1"})
@@ -237,10 +248,7 @@ def analyze_once(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> dict[str, Any]:
 def test_a_pack_runs_in_its_directory_and_knows_the_stack_project_config_and_dry_run_flag(
     start_host: Callable[..., Host], tmp_path: Path
 ) -> None:
-    host = start_host()
-    pack = write_pack(tmp_path / "pack", ECHO_PACK)
-    stream = host.run_pack(pack)
-    channel, analyzer = engine_side(stream)
+    _, pack, stream, channel, analyzer = pack_running(start_host, tmp_path / "pack", ECHO_PACK)
 
     info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=WAIT)
     echoed = analyze_once(analyzer)
@@ -264,9 +272,7 @@ def test_a_pack_runs_in_its_directory_and_knows_the_stack_project_config_and_dry
 def test_the_host_answers_get_plugin_info_while_a_pack_runs(
     start_host: Callable[..., Host], tmp_path: Path
 ) -> None:
-    host = start_host()
-    stream = host.run_pack(write_pack(tmp_path / "pack", ECHO_PACK))
-    channel, analyzer = engine_side(stream)
+    host, _, stream, channel, analyzer = pack_running(start_host, tmp_path / "pack", ECHO_PACK)
     analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=WAIT)
 
     info = host.stub.GetPluginInfo(empty_pb2.Empty(), timeout=10)
@@ -279,10 +285,7 @@ def test_the_host_answers_get_plugin_info_while_a_pack_runs(
 def test_a_pack_that_exits_before_printing_its_port_fails_every_call_with_its_exit_code(
     start_host: Callable[..., Host], tmp_path: Path
 ) -> None:
-    host = start_host()
-    pack = write_pack(tmp_path / "pack", EXITING_PACK)
-    stream = host.run_pack(pack)
-    channel, analyzer = engine_side(stream)
+    _, pack, stream, channel, analyzer = pack_running(start_host, tmp_path / "pack", EXITING_PACK)
 
     with pytest.raises(grpc.RpcError) as failure:
         analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=WAIT)
@@ -324,10 +327,7 @@ def test_a_pack_that_never_prints_its_port_is_ended_after_the_bound_with_a_clear
 def test_an_engine_that_lets_go_of_a_running_pack_leaves_no_process_behind(
     start_host: Callable[..., Host], tmp_path: Path, how: str
 ) -> None:
-    host = start_host()
-    pack = write_pack(tmp_path / "pack", ECHO_PACK)
-    stream = host.run_pack(pack)
-    channel, analyzer = engine_side(stream)
+    host, pack, stream, channel, analyzer = pack_running(start_host, tmp_path / "pack", ECHO_PACK)
     analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=WAIT)
     pid = pack_pid(pack)
     proxy_port = stream.proxy_port()
@@ -348,10 +348,7 @@ def test_an_engine_that_lets_go_of_a_running_pack_leaves_no_process_behind(
 
 
 def test_a_host_told_to_stop_ends_its_packs_first(start_host: Callable[..., Host], tmp_path: Path) -> None:
-    host = start_host()
-    pack = write_pack(tmp_path / "pack", ECHO_PACK)
-    stream = host.run_pack(pack)
-    channel, analyzer = engine_side(stream)
+    host, pack, _, channel, analyzer = pack_running(start_host, tmp_path / "pack", ECHO_PACK)
     analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=WAIT)
     pid = pack_pid(pack)
 

@@ -7,13 +7,16 @@ proxy cached outside the checkout (the first run of these tests may build it).
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
+
+from kit.environment import bare_path
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
 GET_ACTIONLINT = REPO / "toolchain" / "get-actionlint.sh"
+SCRIPT_TOOLS = ("bash", "dirname", "sed", "sort", "head", "readlink")
+"""What get-actionlint.sh needs besides actionlint and Go."""
 
 
 def lint_workflows(*files: Path) -> subprocess.CompletedProcess[str]:
@@ -73,12 +76,7 @@ def test_a_cached_actionlint_is_reused_without_go(tmp_path: Path) -> None:
     cached.parent.mkdir(parents=True)
     cached.write_text("#!/bin/sh\necho cached\n")
     cached.chmod(0o755)
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("bash", "dirname", "sed", "sort", "head", "readlink"):
-        found = shutil.which(tool)
-        assert found is not None
-        (bin_dir / tool).symlink_to(found)
+    bin_dir = bare_path(tmp_path / "bin", *SCRIPT_TOOLS)
 
     result = subprocess.run(
         ["bash", str(GET_ACTIONLINT)],
@@ -95,12 +93,7 @@ def test_a_cached_actionlint_is_reused_without_go(tmp_path: Path) -> None:
 def test_an_old_actionlint_on_path_is_not_used_and_without_go_the_message_says_what_to_install(
     tmp_path: Path,
 ) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("bash", "dirname", "sed", "sort", "head", "readlink"):
-        found = shutil.which(tool)
-        assert found is not None
-        (bin_dir / tool).symlink_to(found)
+    bin_dir = bare_path(tmp_path / "bin", *SCRIPT_TOOLS)
     old = bin_dir / "actionlint"
     old.write_text("#!/bin/sh\necho 1.6.0\n")
     old.chmod(0o755)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Iterator
 
@@ -12,14 +11,6 @@ from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.settings import Settings
 
 from .helpers import FakeClock, Script, make_settings
-
-
-@pytest.fixture(autouse=True)
-def _no_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A developer's real HW_* / HUAWEICLOUD_SDK_* variables must never leak into a unit test."""
-    for name in list(os.environ):
-        if name.startswith(("HW_", "HUAWEICLOUD_SDK_")):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

@@ -5,22 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
 
 import httpx
 from pydantic import SecretStr
 
+from kit import signer
+from kit.demo import ANALYTICS, PROJECT, REGION
+from kit.vectors import vectors_by_version
 from mrs_iam_sync.models import ClusterAddress
 from mrs_iam_sync.settings import Settings
-from mrs_iam_sync.signing import canonical_request, compute_signature, parse_authorization, string_to_sign
 
-AK = "HWTESTAK0123456789AB"
-SK = "hwTestSecretKey0123456789abcdefghijklmnOP"
-SECURITY_TOKEN = "EXAMPLE-SECURITY-TOKEN-abc123"
+_VECTOR = vectors_by_version()["V3"]
+"""The SDK's signing vectors use one key pair; the unit tests use it too (V3 adds a security token)."""
+AK: str = _VECTOR["ak"]
+SK: str = _VECTOR["sk"]
+SECURITY_TOKEN: str = _VECTOR["headers"]["X-Security-Token"]
 AUTH_TOKEN = "MIIEXAMPLE-auth-token-value-xyz"
-PROJECT = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-CLUSTER = "f7f45c04-4303-411c-9b71-d2cb730dd162"
-ENDPOINT = "https://mrs.cn-north-4.myhuaweicloud.com"
+CLUSTER = ANALYTICS
+ENDPOINT = f"https://mrs.{REGION}.myhuaweicloud.com"
 BASE = f"/v2/{PROJECT}/clusters/{CLUSTER}"
 WHERE = ClusterAddress.of(project_id=PROJECT, cluster_id=CLUSTER)
 """The cluster every scripted request is about; ``Script`` expects paths under ``BASE``."""
@@ -28,7 +30,7 @@ WHERE = ClusterAddress.of(project_id=PROJECT, cluster_id=CLUSTER)
 
 def make_settings(**overrides: object) -> Settings:
     values: dict[str, object] = {
-        "region": "cn-north-4",
+        "region": REGION,
         "project_id": PROJECT,
         "access_key": AK,
         "secret_key": SecretStr(SK),
@@ -41,19 +43,7 @@ def make_settings(**overrides: object) -> Settings:
 
 def verify_signature(request: httpx.Request, secret_key: str = SK) -> bool:
     """Recompute the signature the way a gateway does, from what was actually received."""
-    parsed = parse_authorization(request.headers["Authorization"])
-    assert parsed is not None
-    raw_path, _, raw_query = request.url.raw_path.decode("ascii").partition("?")
-    canonical = canonical_request(
-        method=request.method,
-        path=raw_path,
-        query=parse_qsl(raw_query, keep_blank_values=True),
-        headers=request.headers,
-        signed_headers=parsed.signed_headers,
-        body=request.content,
-    )
-    signature = compute_signature(secret_key, string_to_sign(canonical, request.headers["X-Sdk-Date"]))
-    return signature == parsed.signature
+    return signer.verify(request, secret_key)
 
 
 Reply = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]

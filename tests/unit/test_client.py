@@ -6,6 +6,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from mrs_iam_sync import models
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.errors import (
@@ -18,15 +19,6 @@ from mrs_iam_sync.errors import (
     ThrottledError,
     TransportError,
     UnexpectedResponseError,
-)
-from mrs_iam_sync.models import (
-    CancelSyncRequest,
-    ClusterAddress,
-    ClusterSyncStatus,
-    SyncDispatch,
-    SyncedPrincipals,
-    SyncTaskStatus,
-    UpdateSyncRequest,
 )
 from mrs_iam_sync.signing import parse_authorization
 from mrs_iam_sync.transport import USER_AGENT
@@ -47,7 +39,7 @@ from .helpers import (
 
 ACCEPTED = {"state": "synchronizing"}
 SIGNED_HEADERS = ("content-type", "host", "user-agent", "x-project-id", "x-sdk-date")
-SYNC_ALICE = UpdateSyncRequest.of(user_names=["alice"])
+SYNC_ALICE = models.UpdateSyncRequest.of(user_names=["alice"])
 
 
 def _signed_headers(request: httpx.Request) -> tuple[str, ...]:
@@ -62,10 +54,10 @@ def _signed_headers(request: httpx.Request) -> tuple[str, ...]:
 def test_update_sync_iam_user_posts_the_sdk_shaped_body_signed(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
 
-    body = UpdateSyncRequest.of(user_names=["user1", "user2"], group_names=["group1"])
+    body = models.UpdateSyncRequest.of(user_names=["user1", "user2"], group_names=["group1"])
     result = client.update_sync_iam_user(WHERE, body, budget=budget)
 
-    assert result == SyncDispatch(state="synchronizing")
+    assert result == models.SyncDispatch(state="synchronizing")
     (request,) = script.received
     assert request.method == "POST"
     assert request.url.raw_path == f"{BASE}/iam-sync-user".encode()
@@ -83,20 +75,20 @@ def test_update_sync_iam_user_posts_the_sdk_shaped_body_signed(client: MrsClient
 
 def test_a_full_sync_sends_only_the_flag(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
-    client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(is_all_sync=True), budget=budget)
+    client.update_sync_iam_user(WHERE, models.UpdateSyncRequest.of(is_all_sync=True), budget=budget)
     assert script.received[0].content == b'{"is_all_sync": true}'
 
 
 def test_update_sync_iam_user_omits_an_empty_list(client: MrsClient, script: Script, budget):
     script.json("POST", "iam-sync-user", 202, ACCEPTED)
-    client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(group_names=("g",)), budget=budget)
+    client.update_sync_iam_user(WHERE, models.UpdateSyncRequest.of(group_names=("g",)), budget=budget)
     assert body_of(script.received[0]) == {"is_all_sync": False, "group_names": ["g"]}
 
 
 def test_cancel_sync_iam_user_sends_delete_with_a_json_body(client: MrsClient, script: Script, budget):
     script.json("DELETE", "iam-sync-user", 202, ACCEPTED)
 
-    body = CancelSyncRequest.of(user_names=["user2"], group_names=["group1"])
+    body = models.CancelSyncRequest.of(user_names=["user2"], group_names=["group1"])
     result = client.cancel_sync_iam_user(WHERE, body, budget=budget)
 
     assert result.state == "synchronizing"
@@ -116,14 +108,14 @@ def test_cancel_sync_iam_user_sends_delete_with_a_json_body(client: MrsClient, s
             "show_sync_iam_user",
             "iam-sync-user",
             {"user_names": ["u"], "group_names": ["g"]},
-            SyncedPrincipals(user_names=["u"], group_names=["g"]),
+            models.SyncedPrincipals(user_names=["u"], group_names=["g"]),
         ),
-        ("list_sync_status", "iam-sync", {"is_synchronizing": True}, SyncTaskStatus(is_synchronizing=True)),
+        ("list_sync_status", "iam-sync", {"is_synchronizing": True}, models.SyncTaskStatus(is_synchronizing=True)),
         (
             "list_sync_requirements",
             "iam-sync/is-synchronous",
             {"is_synchronous": False},
-            ClusterSyncStatus(is_synchronous=False),
+            models.ClusterSyncStatus(is_synchronous=False),
         ),
     ],
 )
@@ -145,7 +137,7 @@ def test_reads_are_signed_gets_without_body(
 
 def test_show_sync_iam_user_treats_missing_lists_as_empty(client: MrsClient, script: Script, budget):
     script.json("GET", "iam-sync-user", 200, {"user_names": ["a"], "something_new": 1})
-    assert client.show_sync_iam_user(WHERE, budget=budget) == SyncedPrincipals(
+    assert client.show_sync_iam_user(WHERE, budget=budget) == models.SyncedPrincipals(
         user_names=["a"], group_names=[]
     )
 
@@ -159,7 +151,7 @@ def test_project_override_changes_path_and_project_header(budget):
 
     other = MrsClient(make_settings(), transport=httpx.MockTransport(handler))
     with other:
-        other.list_sync_status(ClusterAddress.of(project_id="otherproject", cluster_id="c1"), budget=budget)
+        other.list_sync_status(models.ClusterAddress.of(project_id="otherproject", cluster_id="c1"), budget=budget)
     assert seen[0].url.path == "/v2/otherproject/clusters/c1/iam-sync"
     assert seen[0].headers["X-Project-Id"] == "otherproject"
     assert verify_signature(seen[0])
@@ -219,7 +211,7 @@ def test_repr_and_close(budget):
 
 def test_cancel_sync_iam_user_accepts_exactly_1000_names(client: MrsClient, script: Script, budget):
     script.json("DELETE", "iam-sync-user", 202, ACCEPTED)
-    body = CancelSyncRequest.of(user_names=[f"u{i}" for i in range(1000)])
+    body = models.CancelSyncRequest.of(user_names=[f"u{i}" for i in range(1000)])
     client.cancel_sync_iam_user(WHERE, body, budget=budget)
     assert len(body_of(script.received[0])["user_names"]) == 1000  # type: ignore[index]
 
@@ -354,7 +346,7 @@ def test_post_after_500_is_never_resent_when_the_cluster_shows_nothing(
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": ["other"], "group_names": []})
 
-    body = UpdateSyncRequest.of(user_names=["alice"], group_names=["devs"])
+    body = models.UpdateSyncRequest.of(user_names=["alice"], group_names=["devs"])
     with pytest.raises(OutcomeUnknownError) as caught:
         client.update_sync_iam_user(WHERE, body, budget=budget)
 
@@ -373,7 +365,7 @@ def test_post_after_500_is_not_resent_while_the_task_runs(client: MrsClient, scr
 
     result = client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
 
-    assert result == SyncDispatch(state="synchronizing")
+    assert result == models.SyncDispatch(state="synchronizing")
     assert script.calls == [("POST", "iam-sync-user"), ("GET", "iam-sync")]
 
 
@@ -387,10 +379,10 @@ def test_post_after_502_is_not_resent_when_a_requested_name_arrived(
     # bob arrived, devs did not: the task ran (and failed for devs, which the read-back will report).
     script.json("GET", "iam-sync-user", 200, {"user_names": ["alice", "bob"], "group_names": ["ops"]})
 
-    body = UpdateSyncRequest.of(user_names=["bob"], group_names=["devs"])
+    body = models.UpdateSyncRequest.of(user_names=["bob"], group_names=["devs"])
     result = client.update_sync_iam_user(WHERE, body, budget=budget)
 
-    assert result == SyncDispatch(state=None)
+    assert result == models.SyncDispatch(state=None)
 
 
 def test_post_read_timeout_checks_before_resending(client: MrsClient, script: Script, budget):
@@ -435,7 +427,7 @@ def test_full_sync_after_500_is_never_resent(client: MrsClient, script: Script, 
     script.json("POST", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     with pytest.raises(OutcomeUnknownError):  # a full sync names nobody: nothing on the cluster can show it
-        client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(is_all_sync=True), budget=budget)
+        client.update_sync_iam_user(WHERE, models.UpdateSyncRequest.of(is_all_sync=True), budget=budget)
     assert script.calls == [("POST", "iam-sync-user"), ("GET", "iam-sync")]
 
 
@@ -443,7 +435,7 @@ def test_delete_after_500_is_done_when_a_requested_name_left(client: MrsClient, 
     script.json("DELETE", "iam-sync-user", 500, {"error_code": "MRS.9999", "error_msg": "internal"})
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": ["bob"], "group_names": ["devs"]})
-    body = CancelSyncRequest.of(user_names=["alice"], group_names=["devs"])
+    body = models.CancelSyncRequest.of(user_names=["alice"], group_names=["devs"])
     assert client.cancel_sync_iam_user(WHERE, body, budget=budget).state is None
 
 
@@ -454,7 +446,7 @@ def test_delete_after_500_is_never_resent_when_every_name_is_still_synced(
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": [], "group_names": ["devs"]})
     with pytest.raises(OutcomeUnknownError, match="the answer to DELETE "):
-        client.cancel_sync_iam_user(WHERE, CancelSyncRequest.of(group_names=["devs"]), budget=budget)
+        client.cancel_sync_iam_user(WHERE, models.CancelSyncRequest.of(group_names=["devs"]), budget=budget)
     assert [call for call in script.calls if call[0] == "DELETE"] == [("DELETE", "iam-sync-user")]
 
 
@@ -473,7 +465,7 @@ def test_a_policy_less_user_whose_answer_was_lost_starts_one_task_not_two(
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     script.json("GET", "iam-sync-user", 200, {"user_names": [], "group_names": []})
     with pytest.raises(OutcomeUnknownError, match=r"\(RemoteProtocolError: Server disconnected\)"):
-        client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(user_names=["dave"]), budget=budget)
+        client.update_sync_iam_user(WHERE, models.UpdateSyncRequest.of(user_names=["dave"]), budget=budget)
     assert [call for call in script.calls if call[0] == "POST"] == [("POST", "iam-sync-user")]
 
 

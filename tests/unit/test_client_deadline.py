@@ -21,6 +21,17 @@ def test_each_request_timeout_is_cut_to_what_is_left_of_the_budget(client, scrip
     assert timeout["connect"] == pytest.approx(5.0)
 
 
+def expect_hanging_gets(script: Script, clock: FakeClock, count: int) -> None:
+    """``count`` status GETs, each of which uses up its whole read timeout on the fake clock."""
+
+    def hang(request: httpx.Request) -> httpx.Response:
+        clock.now += request.extensions["timeout"]["read"]
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    for _ in range(count):
+        script.expect("GET", "iam-sync", hang)
+
+
 def test_with_budget_to_spare_the_configured_timeouts_apply(client, script: Script, budget):
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
     client.list_sync_status(WHERE, budget=budget)
@@ -29,12 +40,7 @@ def test_with_budget_to_spare_the_configured_timeouts_apply(client, script: Scri
 
 
 def test_retries_stop_when_the_budget_is_spent_even_with_retries_left(client_factory, script, clock):
-    def hang(request: httpx.Request) -> httpx.Response:
-        clock.now += request.extensions["timeout"]["read"]
-        raise httpx.ReadTimeout("no answer", request=request)
-
-    for _ in range(3):
-        script.expect("GET", "iam-sync", hang)
+    expect_hanging_gets(script, clock, 3)
     client = client_factory()
     started = clock.now
     with pytest.raises(OperationTimeoutError) as raised:
@@ -57,12 +63,7 @@ def test_a_request_is_not_even_sent_when_the_budget_is_spent(client, script: Scr
 
 
 def test_a_network_timeout_with_budget_to_spare_is_still_a_transport_error(client_factory, script, clock):
-    def hang(request: httpx.Request) -> httpx.Response:
-        clock.now += request.extensions["timeout"]["read"]
-        raise httpx.ReadTimeout("no answer", request=request)
-
-    for _ in range(4):
-        script.expect("GET", "iam-sync", hang)
+    expect_hanging_gets(script, clock, 4)
     client = client_factory()
     with pytest.raises(TransportError, match="could not get an answer"):
         client.list_sync_status(WHERE, budget=Budget(1000.0, monotonic=clock.monotonic))

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
+
+from kit.environment import bare_path
 
 SCRIPT = Path(__file__).parents[2] / "toolchain" / "get-pulumi.sh"
 
 
 def test_without_pulumi_installer_or_go_it_names_what_is_missing(tmp_path: Path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for tool in ("bash", "dirname", "sed", "sort", "head", "readlink", "cat", "mkdir"):
-        found = shutil.which(tool)
-        assert found is not None
-        (bin_dir / tool).symlink_to(found)
+    bin_dir = bare_path(tmp_path / "bin", "bash", "dirname", "sed", "sort", "head", "readlink", "cat", "mkdir")
     env = {"PATH": str(bin_dir), "HOME": str(tmp_path), "MRS_IAM_SYNC_CACHE": str(tmp_path / "cache")}
     result = subprocess.run(
         ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60, check=False

@@ -1,93 +1,80 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from kit.vectors import vectors_by_version
+from mrs_iam_sync import models
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.coordinator import wait_until_idle
 from mrs_iam_sync.errors import InvalidRequestError
-from mrs_iam_sync.models import (
-    CancelSyncRequest,
-    ClusterAddress,
-    ClusterSyncStatus,
-    SyncDispatch,
-    SyncedPrincipals,
-    SyncTaskStatus,
-    UpdateSyncRequest,
-)
 from mrs_iam_sync.target import ClusterRef
 
 from .helpers import CLUSTER, ENDPOINT, PROJECT, WHERE, Script
 
-VECTORS = json.loads(
-    (Path(__file__).parents[1] / "data" / "signing-vectors.json").read_text(encoding="utf-8")
-)["vectors"]
 
-
-def _vector_body(prefix: str) -> bytes:
-    return next(v for v in VECTORS if v["name"].startswith(prefix))["body"].encode("utf-8")
+def _vector_body(version: str) -> bytes:
+    return vectors_by_version()[version]["body"].encode("utf-8")
 
 
 def test_update_body_is_byte_identical_to_the_sdk():
-    body = UpdateSyncRequest.of(is_all_sync=False, group_names=["group1"], user_names=["user1", "user2"])
+    body = models.UpdateSyncRequest.of(is_all_sync=False, group_names=["group1"], user_names=["user1", "user2"])
     assert body.to_bytes() == _vector_body("V1")
 
 
 def test_cancel_body_is_byte_identical_to_the_sdk():
-    body = CancelSyncRequest.of(group_names=["group1"], user_names=["user2"])
+    body = models.CancelSyncRequest.of(group_names=["group1"], user_names=["user2"])
     assert body.to_bytes() == _vector_body("V3")
 
 
 def test_none_fields_are_omitted():
-    assert UpdateSyncRequest(is_all_sync=True).to_bytes() == b'{"is_all_sync": true}'
-    assert CancelSyncRequest(user_names=["a"]).to_bytes() == b'{"user_names": ["a"]}'
+    assert models.UpdateSyncRequest(is_all_sync=True).to_bytes() == b'{"is_all_sync": true}'
+    assert models.CancelSyncRequest(user_names=["a"]).to_bytes() == b'{"user_names": ["a"]}'
 
 
 def test_non_ascii_names_are_escaped_like_the_sdk():
-    body = UpdateSyncRequest.of(user_names=["zoë"]).to_bytes()
+    body = models.UpdateSyncRequest.of(user_names=["zoë"]).to_bytes()
     assert body == b'{"is_all_sync": false, "user_names": ["zo\\u00eb"]}'
 
 
 def test_cancel_accepts_1000_names_and_refuses_1001():
-    CancelSyncRequest(user_names=["u"] * 1000)
+    models.CancelSyncRequest(user_names=["u"] * 1000)
     with pytest.raises(ValidationError, match="at most 1000"):
-        CancelSyncRequest(group_names=["g"] * 1001)
+        models.CancelSyncRequest(group_names=["g"] * 1001)
 
 
 @pytest.mark.parametrize("names", [[""], [1], [None]])
 def test_request_names_must_be_non_empty_strings(names):
     with pytest.raises(ValidationError):
-        UpdateSyncRequest(user_names=names)
+        models.UpdateSyncRequest(user_names=names)
 
 
 def test_request_models_refuse_unknown_fields():
     with pytest.raises(ValidationError):
-        CancelSyncRequest.model_validate({"is_all_sync": True})
+        models.CancelSyncRequest.model_validate({"is_all_sync": True})
 
 
 def test_synced_principals_tolerate_missing_null_and_extra_keys():
-    assert SyncedPrincipals.model_validate({}) == SyncedPrincipals(user_names=[], group_names=[])
-    parsed = SyncedPrincipals.model_validate({"user_names": None, "group_names": ["g"], "new_field": 1})
-    assert parsed == SyncedPrincipals(user_names=[], group_names=["g"])
+    assert models.SyncedPrincipals.model_validate({}) == models.SyncedPrincipals(user_names=[], group_names=[])
+    parsed = models.SyncedPrincipals.model_validate({"user_names": None, "group_names": ["g"], "new_field": 1})
+    assert parsed == models.SyncedPrincipals(user_names=[], group_names=["g"])
 
 
 def test_dispatch_state_is_optional():
-    assert SyncDispatch.model_validate({}).state is None
-    assert SyncDispatch.model_validate({"state": "synchronizing", "x": 1}).state == "synchronizing"
+    assert models.SyncDispatch.model_validate({}).state is None
+    assert models.SyncDispatch.model_validate({"state": "synchronizing", "x": 1}).state == "synchronizing"
 
 
 def test_status_flags_are_required():
-    assert SyncTaskStatus.model_validate({"is_synchronizing": True}).is_synchronizing is True
-    assert ClusterSyncStatus.model_validate({"is_synchronous": False}).is_synchronous is False
+    assert models.SyncTaskStatus.model_validate({"is_synchronizing": True}).is_synchronizing is True
+    assert models.ClusterSyncStatus.model_validate({"is_synchronous": False}).is_synchronous is False
     with pytest.raises(ValidationError):
-        SyncTaskStatus.model_validate({})
+        models.SyncTaskStatus.model_validate({})
     with pytest.raises(ValidationError):
-        ClusterSyncStatus.model_validate({})
+        models.ClusterSyncStatus.model_validate({})
 
 
 # -- the rules, checked once, before any request ---------------------------------------------------------
@@ -100,8 +87,8 @@ def _to_address(**ids: object) -> Send:
     """Start a valid sync on a cluster address built from ``ids``."""
 
     def send(client: MrsClient, budget: Budget) -> object:
-        where = ClusterAddress.of(**{"project_id": PROJECT, "cluster_id": CLUSTER, **ids})
-        return client.update_sync_iam_user(where, UpdateSyncRequest.of(user_names=["u"]), budget=budget)
+        where = models.ClusterAddress.of(**{"project_id": PROJECT, "cluster_id": CLUSTER, **ids})
+        return client.update_sync_iam_user(where, models.UpdateSyncRequest.of(user_names=["u"]), budget=budget)
 
     return send
 
@@ -110,7 +97,7 @@ def _with_body(**values: object) -> Send:
     """Start a sync on the test cluster with a body built from ``values``."""
 
     def send(client: MrsClient, budget: Budget) -> object:
-        return client.update_sync_iam_user(WHERE, UpdateSyncRequest.of(**values), budget=budget)
+        return client.update_sync_iam_user(WHERE, models.UpdateSyncRequest.of(**values), budget=budget)
 
     return send
 
@@ -146,7 +133,7 @@ def test_a_cancel_of_more_than_1000_names_is_refused_without_a_request(
 ):
     with pytest.raises(InvalidRequestError) as caught:
         client.cancel_sync_iam_user(
-            WHERE, CancelSyncRequest.of(group_names=[f"g{i}" for i in range(1001)]), budget=budget
+            WHERE, models.CancelSyncRequest.of(group_names=[f"g{i}" for i in range(1001)]), budget=budget
         )
     assert caught.value.field == "group_names"
     assert str(caught.value) == "invalid group_names: must hold at most 1000 names, got 1001"
@@ -155,7 +142,7 @@ def test_a_cancel_of_more_than_1000_names_is_refused_without_a_request(
 
 def test_a_cancel_requires_a_name(client: MrsClient, script: Script, budget):
     with pytest.raises(InvalidRequestError, match="at least one name is required"):
-        client.cancel_sync_iam_user(WHERE, CancelSyncRequest.of(), budget=budget)
+        client.cancel_sync_iam_user(WHERE, models.CancelSyncRequest.of(), budget=budget)
     assert script.received == []
 
 
@@ -173,6 +160,6 @@ def test_a_cancel_requires_a_name(client: MrsClient, script: Script, budget):
 )
 def test_reads_need_a_valid_cluster_id(client: MrsClient, script: Script, budget, read):
     with pytest.raises(InvalidRequestError) as caught:
-        read(client, ClusterAddress.of(project_id=PROJECT, cluster_id="../etc"), budget)
+        read(client, models.ClusterAddress.of(project_id=PROJECT, cluster_id="../etc"), budget)
     assert caught.value.field == "cluster_id"
     assert script.received == []

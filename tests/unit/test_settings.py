@@ -7,7 +7,8 @@ import pytest
 from mrs_iam_sync.errors import ConfigurationError
 from mrs_iam_sync.settings import Settings, resolve_settings
 
-P = "0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+from .helpers import PROJECT as P
+
 BASE_ENV = {
     "HW_REGION_NAME": "cn-north-4",
     "HW_PROJECT_ID": P,
@@ -504,7 +505,7 @@ def test_the_sdk_region_variable_obeys_the_same_rule():
 
 
 def test_a_malformed_variable_for_another_region_breaks_nothing():
-    env = {**BASE_ENV, "HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3": "not a url at all?"}
+    env = {**BASE_ENV, "HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3": "ftp://mrs.example.com"}
     assert resolve_settings(environ=env).endpoint == "https://mrs.cn-north-4.myhuaweicloud.com"
     pinned = resolve_settings(explicit={"endpoint": "http://127.0.0.1:9"}, environ=env)
     assert pinned.endpoint == "http://127.0.0.1:9"

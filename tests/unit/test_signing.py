@@ -9,6 +9,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from kit import signer
+from kit.vectors import VECTORS_FILE, load_vectors
 from mrs_iam_sync.signing import (
     ALGORITHM,
     EMPTY_BODY_SHA256,
@@ -20,41 +22,26 @@ from mrs_iam_sync.signing import (
     canonical_query,
     canonical_request,
     canonical_uri,
-    compute_signature,
     parse_authorization,
     signable_header_names,
-    string_to_sign,
 )
 
-from .helpers import verify_signature
+from .helpers import AK, PROJECT, SK, verify_signature
 
-VECTORS_PATH = Path(__file__).parents[1] / "data" / "signing-vectors.json"
-
-
-def _load_vectors() -> list[dict[str, Any]]:
-    # Deliberately no skip: a missing vector file must fail the run, not hide it.
-    if not VECTORS_PATH.is_file():
-        raise FileNotFoundError(f"signing vectors not found at {VECTORS_PATH}")
-    vectors: list[dict[str, Any]] = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["vectors"]
-    return vectors
-
-
-VECTORS = _load_vectors()
+VECTORS = load_vectors()
 
 
 def _sign_vector(vector: dict[str, Any]) -> str:
-    headers = {**vector["headers"], "X-Sdk-Date": vector["x_sdk_date"]}
-    signed = signable_header_names(headers)
-    canonical = canonical_request(
-        method=vector["method"],
-        path=vector["path"],
-        query=[(key, value) for key, value in vector["query"]],
-        headers=headers,
-        signed_headers=signed,
+    """The pure functions alone (``canonical_request``, ``string_to_sign``, ``compute_signature``)."""
+    return signer.sign(
+        vector["method"],
+        vector["path"],
+        {**vector["headers"], "X-Sdk-Date": vector["x_sdk_date"]},
         body=vector["body"].encode("utf-8"),
+        query=[(key, value) for key, value in vector["query"]],
+        access_key=vector["ak"],
+        secret_key=vector["sk"],
     )
-    signature = compute_signature(vector["sk"], string_to_sign(canonical, vector["x_sdk_date"]))
-    return authorization_header(access_key=vector["ak"], signed_headers=signed, signature=signature)
 
 
 def test_vector_file_has_every_documented_vector():
@@ -170,10 +157,10 @@ def test_request_sent_through_a_client_verifies_from_what_the_transport_received
         return httpx.Response(202, json={"state": "synchronizing"})
 
     auth = AkSkAuth(
-        access_key="HWTESTAK0123456789AB",
-        secret_key=SecretStr("hwTestSecretKey0123456789abcdefghijklmnOP"),
+        access_key=AK,
+        secret_key=SecretStr(SK),
         security_token=SecretStr("tmp-token"),
-        project_id="0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+        project_id=PROJECT,
     )
     body = b'{"user_names": ["a b", "\\u00fc"]}'
     with httpx.Client(
@@ -181,7 +168,7 @@ def test_request_sent_through_a_client_verifies_from_what_the_transport_received
     ) as client:
         client.request(
             "DELETE",
-            "/v2/0a1b2c3d4e5f60718293a4b5c6d7e8f9/clusters/c%2F1/iam-sync-user",
+            f"/v2/{PROJECT}/clusters/c%2F1/iam-sync-user",
             content=body,
             headers={"Content-Type": "application/json;charset=utf-8"},
             auth=auth,
@@ -200,7 +187,7 @@ def test_request_sent_through_a_client_verifies_from_what_the_transport_received
     )
     assert request.headers["Host"] == "mrs.example.com:8443"
     assert request.content == body
-    assert verify_signature(request, "hwTestSecretKey0123456789abcdefghijklmnOP")
+    assert verify_signature(request, SK)
     assert not verify_signature(request, "another-secret")
 
 
@@ -237,7 +224,7 @@ def test_auth_reprs_hide_credentials():
 def test_the_vectors_in_the_repository_are_the_reference_ones():
     """tests/data holds a copy so that a clone alone can run the suite; it must not drift from the spec."""
     reference = Path(__file__).parents[3] / "shared" / "reference" / "signing-vectors.json"
-    ours = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+    ours = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
     assert len(ours["vectors"]) == 7
     if reference.is_file():  # beside the repository on developer machines and in CI
         assert ours == json.loads(reference.read_text(encoding="utf-8"))

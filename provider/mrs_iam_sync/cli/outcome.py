@@ -6,7 +6,9 @@ different messages), so each value is part of the command's interface and never 
 
 from __future__ import annotations
 
+import argparse
 from enum import IntEnum
+from typing import Any
 
 
 class Outcome(IntEnum):
@@ -33,6 +35,22 @@ _MEANINGS = {
 def exit_code_help() -> str:
     """The exit-code table for ``--help`` epilogs."""
     return "exit codes:\n" + "\n".join(f"  {code.value}  {code.meaning}" for code in Outcome)
+
+
+def add_command(
+    subparsers: Any, name: str, *, summary: str, description: str, stack_help: str
+) -> argparse.ArgumentParser:
+    """A subcommand as every one is shaped: its description as written, the exit codes as the
+    epilog of its ``--help``, and ``-s/--stack``."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=exit_code_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-s", "--stack", help=stack_help)
+    return parser
 
 
 class CommandFailed(Exception):

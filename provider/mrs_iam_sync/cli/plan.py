@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mrs_iam_sync.cli import pulumi_cli
-from mrs_iam_sync.cli.outcome import CommandFailed, Outcome, exit_code_help
+from mrs_iam_sync.cli.outcome import CommandFailed, Outcome, add_command
 from mrs_iam_sync.cli.preview import PreviewFailed, build_plan, parse_event_log
 from mrs_iam_sync.cli.render import FAILURE_RENDERERS, RENDERERS
 
@@ -28,14 +28,13 @@ Arguments after `--` go to `pulumi preview` unchanged, for example:
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "plan",
-        help="who will be synced and cancelled on which cluster (from pulumi preview --json)",
+        summary="who will be synced and cancelled on which cluster (from pulumi preview --json)",
         description=DESCRIPTION,
-        epilog=exit_code_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        stack_help="the stack to preview (default: the selected stack)",
     )
-    parser.add_argument("-s", "--stack", help="the stack to preview (default: the selected stack)")
     parser.add_argument(
         "--format", choices=sorted(RENDERERS), default="text", help="output format (default: text)"
     )

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mrs_iam_sync.cli import pulumi_cli
-from mrs_iam_sync.cli.outcome import CommandFailed, Outcome, exit_code_help
+from mrs_iam_sync.cli.outcome import CommandFailed, Outcome, add_command
 from mrs_iam_sync.cli.render import plural
 
 if TYPE_CHECKING:
@@ -37,14 +37,13 @@ No credential is ever printed.
 
 
 def register(subparsers: Any) -> None:
-    parser: argparse.ArgumentParser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "show",
-        help="what each cluster has synced today (read from the MRS API)",
+        summary="what each cluster has synced today (read from the MRS API)",
         description=DESCRIPTION,
-        epilog=exit_code_help(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        stack_help="the stack whose settings to use (default: the selected stack)",
     )
-    parser.add_argument("-s", "--stack", help="the stack whose settings to use (default: the selected stack)")
     parser.add_argument(
         "--cluster",
         metavar="ID",

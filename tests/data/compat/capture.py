@@ -15,7 +15,6 @@ them and the test can aim the stored stack at its own emulator.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -25,13 +24,14 @@ sys.path.insert(0, str(HERE.parents[1]))
 
 from e2e.harness import Credentials, Emulator, Project  # noqa: E402
 from e2e.test_compat import DEPLOYED, STACK_CONFIG, environment_for  # noqa: E402
+from kit.pulumi import find_bin_dir  # noqa: E402
 
 
 def main(old_tree: Path) -> None:
     root = Path(tempfile.mkdtemp(prefix="compat-capture-"))
     emulator = Emulator(root / "emulator", Credentials.unique(), sync_seconds=0.1)
     try:
-        project = Project(root, Path(os.environ["PULUMI_BIN_DIR"]))
+        project = Project(root, find_bin_dir())
         for name in ("Pulumi.yaml", "__main__.py"):
             (project.dir / name).write_text((old_tree / name).read_text())
         project.set_config({**STACK_CONFIG, "mrs-iam-sync:clusters": DEPLOYED})

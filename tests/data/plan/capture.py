@@ -13,7 +13,6 @@ Usage: PULUMI_BIN_DIR=$(bash toolchain/get-pulumi.sh) .venv/bin/python tests/dat
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[2]))
+sys.path.insert(0, str(HERE.parents[1]))
 
-from tests.e2e.harness import (  # noqa: E402
+from e2e.harness import (  # noqa: E402
     ANALYTICS,
     ARCHIVE,
     MRS_IAM_SYNC,
@@ -38,8 +37,8 @@ from tests.e2e.harness import (  # noqa: E402
     entry,
     provider_config,
 )
-from tests.e2e.plan_scenarios import FORMATS, FOUR_AFTER, FOUR_BEFORE, GOLDEN_COMMIT  # noqa: E402
-
+from e2e.plan_scenarios import FORMATS, FOUR_AFTER, FOUR_BEFORE, GOLDEN_COMMIT  # noqa: E402
+from kit.pulumi import find_bin_dir  # noqa: E402
 from mrs_iam_sync.cli.pulumi_cli import EVENT_LOG_SWITCH, preview_arguments  # noqa: E402
 
 _VOLATILE = frozenset({"stackTrace", "sourcePosition", "created", "modified", "duration"})
@@ -156,7 +155,7 @@ def golden_renderings() -> None:
 
 
 def main(names: Sequence[str]) -> None:
-    bin_dir = Path(os.environ["PULUMI_BIN_DIR"])
+    bin_dir = find_bin_dir()
     for name in names or SCENARIOS:
         with tempfile.TemporaryDirectory() as scratch:
             root = Path(scratch)
