@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-$(PULUMI_BIN_FILE): toolchain/get-pulumi.sh toolchain/pulumi_language_python.py
+$(PULUMI_BIN_FILE): toolchain/get-pulumi.sh toolchain/lib.sh toolchain/pulumi_language_python.py
 	@mkdir -p .work
 	bash toolchain/get-pulumi.sh > $@.tmp && mv $@.tmp $@
 

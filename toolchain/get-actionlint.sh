@@ -11,17 +11,12 @@
 set -euo pipefail
 
 ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-1.7.12}"
-CACHE_ROOT="${MRS_IAM_SYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-mrs-iam-sync}"
+TOOL=get-actionlint
+# shellcheck source=lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 TARGET="$CACHE_ROOT/actionlint-v$ACTIONLINT_VERSION"
 BIN="$TARGET/bin/actionlint"
 GO_PACKAGE="github.com/rhysd/actionlint/cmd/actionlint"
-
-say() { printf '[get-actionlint] %s\n' "$*" >&2; }
-die() { printf '[get-actionlint] error: %s\n' "$*" >&2; exit 1; }
-
-version_at_least() {  # $1 >= $2, both dotted numbers
-  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
-}
 
 from_path() {
   local found ver

@@ -18,20 +18,15 @@ set -euo pipefail
 
 PULUMI_VERSION="${PULUMI_VERSION:-3.274.1}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-CACHE_ROOT="${MRS_IAM_SYNC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pulumi-mrs-iam-sync}"
+TOOL=get-pulumi
+# shellcheck source=lib.sh
+. "$HERE/lib.sh"
 TARGET="$CACHE_ROOT/pulumi-v$PULUMI_VERSION"
 BIN="$TARGET/bin"
 WORK="$TARGET/build"
 REQUIRED=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
 GO_MODULE_SDK="github.com/pulumi/pulumi/sdk/v3"
 GO_MODULE_PKG="github.com/pulumi/pulumi/pkg/v3"
-
-say() { printf '[get-pulumi] %s\n' "$*" >&2; }
-die() { printf '[get-pulumi] error: %s\n' "$*" >&2; exit 1; }
-
-version_at_least() {  # $1 >= $2, both dotted numbers
-  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]
-}
 
 complete_in() {  # every required program exists in directory $1
   local dir="$1" name
