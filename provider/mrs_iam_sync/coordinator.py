@@ -201,6 +201,14 @@ class ClusterCoordinator:
         to_sync = syncing - synced
         for ask in batch:
             ask.attempted = ask.attempted | (ask.sync & to_sync)
+        logger.debug(
+            "round on %s: %d calls, cancel [%s], sync [%s]%s",
+            self.cluster.cluster_id,
+            len(batch),
+            cancels.describe(),
+            to_sync.describe(),
+            ", full sync" if full_sync else "",
+        )
         bodies: list[UpdateSyncRequest | CancelSyncRequest] = [
             CancelSyncRequest.of(**chunk.names) for chunk in cancels.chunks()
         ]

@@ -19,7 +19,6 @@
     ├── OperationTimeoutError     the operation's timeout_seconds ran out while a request was open
     ├── SyncTimeoutError          a sync task outlived the time we were willing to wait
     ├── OutcomeUnknownError       a write's answer was lost and reading cannot tell whether it ran
-    ├── ClusterBusyError          another call of this deployment held the cluster too long
     └── ProvisioningError         a lifecycle step failed; one readable message for `pulumi up`
 
 The messages are what a person reads in a ``pulumi up`` log, so each one says
@@ -302,10 +301,6 @@ class OutcomeUnknownError(MrsError):
             "that never started a task look like. It was not sent again, so that no second task can "
             "start: run `pulumi refresh` and `pulumi up` to reconcile"
         )
-
-
-class ClusterBusyError(MrsError):
-    """Another operation of this same deployment held the cluster for longer than we may wait."""
 
 
 class ProvisioningError(MrsError):
