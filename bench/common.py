@@ -55,15 +55,14 @@ def provider_env(endpoint: str) -> dict[str, str]:
 def provider_in_process(endpoint: str) -> Iterator[ClusterIamSyncProvider]:
     """The provider, called directly, as a fresh provider process would run it: its settings in the
     environment, where it reads them, and none of the declarations or clients an earlier case left."""
-    from mrs_iam_sync.lifecycle import LIFECYCLE  # noqa: PLC0415 - loads pulumi: only where needed
+    from kit.process import fresh_process  # noqa: PLC0415 - loads pulumi: only where needed
     from mrs_iam_sync.provider import ClusterIamSyncProvider  # noqa: PLC0415
 
-    with mock.patch.dict(os.environ, subprocess_environment(**provider_env(endpoint)), clear=True):
-        LIFECYCLE.process.reset()
-        try:
-            yield ClusterIamSyncProvider()
-        finally:
-            LIFECYCLE.process.reset()
+    with (
+        mock.patch.dict(os.environ, subprocess_environment(**provider_env(endpoint)), clear=True),
+        fresh_process(),
+    ):
+        yield ClusterIamSyncProvider()
 
 
 @contextlib.contextmanager

@@ -2,15 +2,16 @@
 
 The API runs one task per cluster, and real tasks take seconds to minutes, so what decides how
 long ``pulumi up`` takes is how many tasks run one after another. Each cluster therefore gets a
-coordinator whose worker thread runs *rounds*: it gathers what the waiting calls ask for (a round
-starts once the engine has been quiet for a moment, so a program's burst of resources lands in
-one round), then sends all their cancels as one DELETE and all their syncs as one POST (lists
-split at the API's 1000 names), waits for the task, and reads the cluster back once for all of
-them. Each call then judges its own principals from that one read-back.
+coordinator that runs *rounds*: every request waiting when a round starts goes into it, the round
+executes what :mod:`mrs_iam_sync.planner` decides (the syncs as one POST, then the cancels as one
+DELETE, lists split at the API's 1000 names), waits for the tasks, and reads the cluster back once
+for all of them. Each call then judges its own principals from that one read-back.
 
-The rule of the revocation issue holds inside a round too: a principal that one call syncs and
-another cancels (a user moving between resources) is synced and not cancelled, and nothing a live
-resource of the deployment declares is cancelled at all.
+A request is a frozen value and its answer a ``Future``: the thread that runs a round never
+changes what a call asked. Rounds run on a worker thread that starts each round once the engine
+has been quiet for a moment (so a program's burst of resources lands in one round); tests can
+instead run rounds themselves with :meth:`ClusterCoordinator.run_round`, so that what goes into a
+round is decided by what is pending, not by a clock.
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from typing import Final
 
 from mrs_iam_sync.budget import MIN_REQUEST_SECONDS, Budget
 from mrs_iam_sync.client import MrsClient
-from mrs_iam_sync.declarations import Declarations
-from mrs_iam_sync.errors import OperationTimeoutError, SyncInProgressError, SyncTimeoutError
+from mrs_iam_sync.errors import (
+    MrsError,
+    OperationTimeoutError,
+    SyncInProgressError,
+    SyncTimeoutError,
+)
 from mrs_iam_sync.models import CancelSyncRequest, UpdateSyncRequest
+from mrs_iam_sync.planner import CancelStep, Request, plan_cancel, plan_sync
 from mrs_iam_sync.principals import NOBODY, Principals
 from mrs_iam_sync.target import ClusterRef
 
@@ -34,13 +41,12 @@ logger = logging.getLogger("mrs_iam_sync.coordinator")
 
 GATHER_QUIET_SECONDS: Final = 0.05
 """A round starts once no lifecycle call has begun for this long: a program's resources, or the
-next wave the engine lets through after a task, arrive in a burst milliseconds apart, so one round
-takes them all."""
+next wave the engine lets through after a task, arrive in a burst milliseconds apart."""
 GATHER_WORTH_SECONDS: Final = 0.5
 """Rounds gather only when this cluster's last round took at least this long (and always its first
 round): with slow tasks, one more round costs a whole task; with quick ones, waiting costs more."""
 SETTLE_QUIET_SECONDS: Final = 0.15
-"""A round deciding an update's cancels waits longer: what it protects is access, not time."""
+"""A round deciding cancels waits longer: what it protects is access, not time."""
 GATHER_MAX_SECONDS: Final = 0.6
 """...and no round waits longer than this for the burst to end."""
 POLL_INITIAL_SECONDS: Final = 0.2
@@ -53,128 +59,149 @@ ROUND_RESTARTS: Final = 5
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a round leaves for its calls: the cluster's synced set and completion flag afterwards."""
+class Result:
+    """What a round did for one request, and what the cluster had afterwards."""
 
-    synced: Principals | None
-    complete: bool | None
-
-
-@dataclass(eq=False)
-class Ask:
-    """One lifecycle call's wish for the next round, and what the round did for it."""
-
-    owner: str
-    budget: Budget
-    sync: Principals = NOBODY
-    cancel: Callable[[], Principals] = Principals
-    """Evaluated when the round runs: a roll-back cancels what an earlier round attempted."""
-    full_sync: bool = False
-    wait: bool = True
-    wants_outcome: bool = True
-    settle_first: bool = False
-    """Wait for a running task to end before deciding: a roll-back must see what that task brought."""
-    settle_declarations: bool = False
-    """Gather before deciding: an update's cancels, since a neighbour taking them over may not be
-    diffed yet (the engine diffs every resource before any delete, not before every update)."""
+    synced: Principals | None = None
+    complete: bool | None = None
     attempted: Principals = NOBODY
-    """What a sync task was requested for on this call's behalf (sent, whether or not answered)."""
+    """What a sync task was requested for on this request's behalf (sent, whether or not answered)."""
     cancelled: Principals = NOBODY
     kept: Principals = NOBODY
-    """Cancels left out because another live resource still declares them."""
+    """Cancels left out because another live resource, or a full sync, still holds them."""
+    held_back: bool = False
+    """Its cancels were not sent: its syncs did not all arrive, or its time ran out first."""
     started_task: bool = False
-    outcome: Outcome | None = None
-    error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    error: MrsError | None = None
+
+
+Protection = Callable[[Request, Principals], Principals]
+"""(request, the names it would cancel) -> what other live resources hold on the cluster; may raise."""
 
 
 class _StartOver(Exception):
     """A task this round did not start was running: the round waited for it and begins again."""
 
 
-def _private_copy(error: BaseException) -> BaseException:
-    """One round's failure reaches several calls; each gets its own copy, so notes do not mix."""
-    clone = BaseException.__new__(type(error))
-    clone.__dict__.update(error.__dict__)
-    clone.args = error.args
-    if hasattr(error, "__notes__"):
-        clone.__notes__ = list(error.__notes__)
-    return clone
+class _Round:
+    """The bookkeeping of one round: what was sent for whom, kept for each request's Result."""
+
+    def __init__(self, requests: Sequence[Request]) -> None:
+        self.requests = requests
+        self.attempted: dict[str, Principals] = {}
+        self.cancel_step = CancelStep(names=NOBODY)
+        self.errors: dict[str, MrsError] = {}
+        self.synced: Principals | None = None
+        self.complete: bool | None = None
+        self.full_sync_sent = False
+
+    def result(self, request: Request, error: MrsError | None) -> Result:
+        attempted = self.attempted.get(request.owner, NOBODY)
+        cancelled = self.cancel_step.cancelled.get(request.owner, NOBODY)
+        return Result(
+            synced=self.synced,
+            complete=self.complete,
+            attempted=attempted,
+            cancelled=cancelled,
+            kept=self.cancel_step.kept.get(request.owner, NOBODY),
+            held_back=request.owner in self.cancel_step.held_back,
+            started_task=bool(attempted or cancelled or (request.full_sync and self.full_sync_sent)),
+            error=self.errors.get(request.owner, error),
+        )
 
 
 class ClusterCoordinator:
-    """The rounds of one cluster; ``run`` is called from any number of provider threads at once."""
+    """The rounds of one cluster; ``submit`` is called from any number of provider threads at once."""
 
-    def __init__(self, cluster: ClusterRef, client: MrsClient, declarations: Declarations) -> None:
+    def __init__(
+        self,
+        cluster: ClusterRef,
+        client: MrsClient,
+        protection: Protection,
+        *,
+        quiet: Callable[[float, float], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        autostart: bool = True,
+    ) -> None:
+        """``quiet(seconds, at_most)`` waits for the engine to go quiet before a round (gathering);
+        with ``autostart`` off no worker thread runs and rounds run only through ``run_round``."""
         self.cluster = cluster
         self.client = client
-        self._declarations = declarations
+        self._protection = protection
+        self._quiet = quiet
+        self._monotonic = monotonic
+        self._autostart = autostart
         self._lock = threading.Lock()
-        self._pending: list[Ask] = []
+        self._pending: list[tuple[Request, Future[Result]]] = []
         self._worker: threading.Thread | None = None
         self._last_round_seconds: float | None = None
         """None before the first round, which always gathers."""
 
     # -- the calls' side ---------------------------------------------------------------------------
 
-    def run(self, ask: Ask) -> Outcome:
-        """Queue ``ask`` for the next round and wait for that round, within the ask's own budget."""
+    def submit(self, request: Request) -> Future[Result]:
+        """Queue ``request`` for the next round; its Future resolves when that round ends."""
+        future: Future[Result] = Future()
         with self._lock:
-            self._pending.append(ask)
-            if self._worker is None:
+            self._pending.append((request, future))
+            if self._autostart and self._worker is None:
                 self._worker = threading.Thread(
                     target=self._work, name=f"mrs-iam-sync {self.cluster.cluster_id}", daemon=True
                 )
                 self._worker.start()
-        if not ask.done.wait(timeout=ask.budget.remaining()):
-            with self._lock:
-                never_started = ask in self._pending
-                if never_started:
-                    self._pending.remove(ask)
-            # A round runs on its most patient member's budget, at least this one's: when that ran
-            # out too, the round's own failure says best what was still going on.
-            if never_started or not ask.done.wait(timeout=ROUND_OVERRUN_SECONDS):
-                raise SyncTimeoutError(
-                    cluster_id=self.cluster.cluster_id, waited=ask.budget.seconds, ours=not never_started
-                )
-        if ask.error is not None:
-            raise _private_copy(ask.error)
-        assert ask.outcome is not None
-        return ask.outcome
+        return future
 
-    # -- the worker's side -------------------------------------------------------------------------
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # -- the rounds ----------------------------------------------------------------------------------
+
+    def run_round(self) -> bool:
+        """Run one round with every request pending now; False when there was none."""
+        with self._lock:
+            taken, self._pending = self._pending, []
+        batch = [(request, future) for request, future in taken if future.set_running_or_notify_cancel()]
+        if not batch:
+            return False
+        started = self._monotonic()
+        state = _Round([request for request, _ in batch])
+        error: MrsError | None = None
+        try:
+            self._round(state)
+        except MrsError as exc:
+            error = exc
+        except Exception as exc:  # every waiting call must hear of it, whatever it is
+            error = MrsError(
+                f"unexpected {type(exc).__name__} in the round on cluster {self.cluster.cluster_id}: {exc}"
+            )
+            logger.exception("round on %s failed", self.cluster.cluster_id)
+        finally:
+            with self._lock:
+                self._last_round_seconds = self._monotonic() - started
+        for request, future in batch:
+            future.set_result(state.result(request, error))
+        return True
 
     def _work(self) -> None:
         while True:
             with self._lock:
-                settle = any(ask.settle_declarations for ask in self._pending)
+                settle = any(request.cancel or request.settle_declarations for request, _ in self._pending)
                 last = self._last_round_seconds
-            if settle or last is None or last >= GATHER_WORTH_SECONDS:
-                quiet = SETTLE_QUIET_SECONDS if settle else GATHER_QUIET_SECONDS
-                self._declarations.wait_until_quiet(quiet=quiet, at_most=GATHER_MAX_SECONDS)
+            if self._quiet is not None and (settle or last is None or last >= GATHER_WORTH_SECONDS):
+                self._quiet(SETTLE_QUIET_SECONDS if settle else GATHER_QUIET_SECONDS, GATHER_MAX_SECONDS)
             with self._lock:
-                batch, self._pending = self._pending, []
-                if not batch:
+                if not self._pending:
                     self._worker = None
                     return
-            started = time.monotonic()
-            try:
-                self._round(batch)
-            except BaseException as exc:  # every waiting call must hear of it, whatever it is
-                for ask in batch:
-                    ask.error = exc
-            finally:
-                with self._lock:
-                    self._last_round_seconds = time.monotonic() - started
-                for ask in batch:
-                    ask.done.set()
+            self.run_round()
 
-    def _round(self, batch: list[Ask]) -> None:
+    def _round(self, state: _Round) -> None:
         # The round may run as long as its most patient member; the others stop waiting on their own.
-        budget = max((ask.budget for ask in batch), key=lambda each: each.ends_at)
+        budget = max((request.budget for request in state.requests), key=lambda each: each.ends_at)
         for _ in range(ROUND_RESTARTS):
             try:
-                self._try_round(batch, budget)
+                self._try_round(state, budget)
                 return
             except _StartOver:
                 continue
@@ -184,53 +211,70 @@ class ClusterCoordinator:
             message=f"other IAM-sync tasks kept starting on cluster {self.cluster.cluster_id}",
         )
 
-    def _try_round(self, batch: list[Ask], budget: Budget) -> None:
+    def _try_round(self, state: _Round, budget: Budget) -> None:
+        requests = state.requests
         where = self.cluster.address
-        if any(ask.settle_first for ask in batch):
+        if any(request.settle_first for request in requests):
             self._wait_until_idle(budget, ours=True)
         synced = Principals.synced(self.client.show_sync_iam_user(where, budget=budget))
-        syncing = Principals.union(ask.sync for ask in batch)
-        cancels = Principals()
-        for ask in batch:
-            wanted = ask.cancel() & synced
-            ask.kept = wanted & self._declarations.declared_by_others(self.cluster, owner=ask.owner)
-            # Moving a principal between resources of one round: it is synced, never cancelled.
-            ask.cancelled = wanted - ask.kept - syncing
-            cancels = cancels | ask.cancelled
-        full_sync = any(ask.full_sync for ask in batch)
-        to_sync = syncing - synced
-        for ask in batch:
-            ask.attempted = ask.attempted | (ask.sync & to_sync)
-        logger.debug(
-            "round on %s: %d calls, cancel [%s], sync [%s]%s",
-            self.cluster.cluster_id,
-            len(batch),
-            cancels.describe(),
-            to_sync.describe(),
-            ", full sync" if full_sync else "",
-        )
-        bodies: list[UpdateSyncRequest | CancelSyncRequest] = [
-            CancelSyncRequest.of(**chunk.names) for chunk in cancels.chunks()
-        ]
-        if full_sync:
-            bodies.append(UpdateSyncRequest.of(is_all_sync=True))
-        else:
-            bodies += [UpdateSyncRequest.of(**chunk.names) for chunk in to_sync.chunks()]
-        for index, body in enumerate(bodies):
-            self._start(body, budget, wait_first=index > 0)
-        started = bool(bodies)
-        for ask in batch:
-            ask.started_task = bool(ask.cancelled or (ask.sync & to_sync) or (full_sync and ask.full_sync))
-        if started and any(ask.wait for ask in batch):
-            self._wait_until_idle(budget, ours=True)
-        outcome = Outcome(synced=None, complete=None)
-        if any(ask.wants_outcome for ask in batch):
-            if started:
+        ran_task = False
+
+        sync_step = plan_sync(requests, synced)
+        for owner, names in sync_step.attempted.items():
+            state.attempted[owner] = state.attempted.get(owner, NOBODY) | names
+        if sync_step.sends:
+            bodies = (
+                [UpdateSyncRequest.of(is_all_sync=True)]
+                if sync_step.full_sync
+                else [UpdateSyncRequest.of(**chunk.names) for chunk in sync_step.names.chunks()]
+            )
+            for index, body in enumerate(bodies):
+                self._start(body, budget, wait_first=index > 0)
+            state.full_sync_sent = state.full_sync_sent or sync_step.full_sync
+            ran_task = True
+
+        cancelling = [request for request in requests if request.cancel]
+        if cancelling:
+            if ran_task:  # the cancels are decided on what the syncs really brought
+                self._wait_until_idle(budget, ours=True)
                 synced = Principals.synced(self.client.show_sync_iam_user(where, budget=budget))
-            complete = self.client.list_sync_requirements(where, budget=budget).is_synchronous
-            outcome = Outcome(synced=synced, complete=complete)
-        for ask in batch:
-            ask.outcome = outcome
+            state.cancel_step = self._plan_cancel(state, cancelling, synced)
+            for index, chunk in enumerate(state.cancel_step.names.chunks()):
+                self._start(CancelSyncRequest.of(**chunk.names), budget, wait_first=ran_task or index > 0)
+                ran_task = True
+        logger.debug(
+            "round on %s: %d calls, sync [%s]%s, cancel [%s]",
+            self.cluster.cluster_id,
+            len(requests),
+            sync_step.names.describe(),
+            ", full sync" if sync_step.full_sync else "",
+            state.cancel_step.names.describe(),
+        )
+        if ran_task and any(request.wait for request in requests):
+            self._wait_until_idle(budget, ours=True)
+        if any(request.wants_outcome for request in requests):
+            if ran_task:
+                synced = Principals.synced(self.client.show_sync_iam_user(where, budget=budget))
+            state.synced = synced
+            state.complete = self.client.list_sync_requirements(where, budget=budget).is_synchronous
+
+    def _plan_cancel(self, state: _Round, cancelling: Sequence[Request], synced: Principals) -> CancelStep:
+        """The planner's DELETE; a request whose protection cannot be judged fails alone."""
+        protected: dict[str, Principals] = {}
+        judged: list[Request] = []
+        for request in cancelling:
+            try:
+                protected[request.owner] = self._protection(request, request.cancel & synced)
+                judged.append(request)
+            except MrsError as exc:
+                state.errors[request.owner] = exc
+        others = [request for request in state.requests if not request.cancel]
+        return plan_cancel(
+            [*judged, *(replace(request, cancel=NOBODY) for request in others)],
+            synced,
+            lambda owner: protected.get(owner, NOBODY),
+            now=self._monotonic(),
+        )
 
     def _start(
         self, body: UpdateSyncRequest | CancelSyncRequest, budget: Budget, *, wait_first: bool
@@ -250,8 +294,8 @@ class ClusterCoordinator:
             self._wait_until_idle(budget, ours=False)
             raise _StartOver from None
 
-    def _wait_until_idle(self, budget: Budget, *, ours: bool) -> float:
-        return wait_until_idle(self.client, self.cluster, budget=budget, ours=ours)
+    def _wait_until_idle(self, budget: Budget, *, ours: bool) -> None:
+        wait_until_idle(self.client, self.cluster, budget=budget, ours=ours)
 
 
 def wait_until_idle(client: MrsClient, cluster: ClusterRef, *, budget: Budget, ours: bool) -> float:

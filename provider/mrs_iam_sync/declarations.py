@@ -1,19 +1,22 @@
-"""What the resources of this deployment declare, per cluster: the rule that keeps live access.
+"""What the resources of this stack declare, per cluster: the rule that keeps live access.
 
-A principal that a live resource of the same deployment still declares on a cluster is never
-cancelled there, whoever asks. The engine calls ``diff``, ``create`` or ``update`` for every
-resource the program declares before it deletes replaced and removed resources, so by the time a
-delete runs, this registry holds everything still declared; one rule then covers a replacement
-that lands on the same cluster (``--replace`` or a change of region with a pinned endpoint), two
-resources declaring one principal, and a principal moving from one resource to another.
+A principal that another live resource of the stack declares on a cluster is never cancelled
+there, whoever asks. Two sources say what is declared:
 
-Updates are different: the engine runs one resource's update while it may not yet have diffed the
-resource declared next. Cancels are decided by a cluster's coordinator only once the engine has
-been quiet for a moment (:meth:`Declarations.wait_until_quiet`): a program registers its resources
-in one burst, and this closes the gap between one resource's update and its neighbours' diffs.
+* this run's **registry**: the engine calls ``diff``, ``create`` or ``update`` for every resource
+  the program declares before it deletes replaced and removed resources, and each such call
+  records what its resource declares (a delete records that it declares nothing any more);
+* the stack's **checkpoint** (:mod:`mrs_iam_sync.checkpoint`), for resources this run never saw:
+  a targeted run (``--target``, ``--exclude``) does not diff them, yet they still declare what
+  their state says. It is read only when the registry alone would let a cancel through.
 
-Across stacks, or across resources that a deployment does not diff (``--target``), nothing can be
-known: the README says so.
+A live full-sync resource declares what its own full sync brought (recorded in its outputs), so
+nothing it brought is cancelled by another resource while it lives.
+
+Updates are decided once the engine has been quiet for a moment (:meth:`Declarations.wait_until_quiet`):
+a program registers its resources in one burst, and that closes most of the gap between one
+resource's update and its neighbours' diffs. A resource registered much later (its inputs wait
+for another resource) is not seen in time: the README states that limit.
 """
 
 from __future__ import annotations
@@ -22,17 +25,28 @@ import threading
 import time
 from collections.abc import Callable
 
-from mrs_iam_sync.principals import Principals
+from mrs_iam_sync.checkpoint import CheckpointSource, StoredResource
+from mrs_iam_sync.errors import CheckpointUnreadableError, ProtectionUnknownError
+from mrs_iam_sync.inputs import Sketch
+from mrs_iam_sync.principals import NOBODY, Principals
 from mrs_iam_sync.target import ClusterRef
+
+Locate = Callable[[Sketch], ClusterRef]
+"""Where a stored resource's calls would go, resolved as the provider resolves a live one."""
 
 
 class Declarations:
-    """Owner (a resource id, or a create in flight) -> the principals it declares on one cluster."""
+    """Owner (a resource id, or a create in flight) -> what it declares on which cluster."""
 
-    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, checkpoint: CheckpointSource, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._checkpoint = checkpoint
         self._monotonic = monotonic
         self._changed = threading.Condition()
         self._by_owner: dict[str, tuple[ClusterRef, Principals]] = {}
+        self._seen: set[str] = set()
+        """Every owner this run recorded, withdrawn ones included: the checkpoint never overrides them."""
         self._last_activity = monotonic()
 
     def touch(self) -> None:
@@ -45,6 +59,7 @@ class Declarations:
         """Record (or replace) what ``owner`` declares; the latest call for an owner wins."""
         with self._changed:
             self._by_owner[owner] = (cluster, principals)
+            self._seen.add(owner)
             self._last_activity = self._monotonic()
             self._changed.notify_all()
 
@@ -53,14 +68,16 @@ class Declarations:
         with self._changed:
             if owner in self._by_owner:
                 self._by_owner[new_owner] = self._by_owner.pop(owner)
+                self._seen.add(new_owner)
 
     def withdraw(self, owner: str) -> None:
-        """Forget ``owner``: a failed create or a deleted resource declares nothing any more."""
+        """``owner`` declares nothing any more: a failed create, or a resource being deleted."""
         with self._changed:
             self._by_owner.pop(owner, None)
+            self._seen.add(owner)
 
-    def declared_by_others(self, cluster: ClusterRef, *, owner: str) -> Principals:
-        """Everything declared on ``cluster`` by any owner but ``owner``."""
+    def live_holdings(self, cluster: ClusterRef, *, owner: str) -> Principals:
+        """What the resources this run has seen, ``owner`` aside, declare on ``cluster``."""
         with self._changed:
             held = [
                 principals
@@ -68,6 +85,47 @@ class Declarations:
                 if other != owner and where == cluster
             ]
         return Principals.union(held)
+
+    def held_by_others(
+        self, cluster: ClusterRef, *, owner: str, wanted: Principals, urn: str | None, locate: Locate
+    ) -> Principals:
+        """Everything other resources of the stack hold on ``cluster``, as far as ``wanted`` needs it.
+
+        The checkpoint is read only when this run's registry leaves some of ``wanted`` unprotected;
+        raises ProtectionUnknownError when it cannot be read, so that nothing is cancelled blindly.
+        """
+        live = self.live_holdings(cluster, owner=owner)
+        if not wanted - live:
+            return live
+        try:
+            stored = self._checkpoint.resources(urn)
+        except CheckpointUnreadableError as exc:
+            raise ProtectionUnknownError(
+                cluster_id=cluster.cluster_id, names=(wanted - live).describe(), reason=str(exc)
+            ) from None
+        with self._changed:
+            unseen = [resource for resource in stored if resource.resource_id not in self._seen]
+        held = [live]
+        for resource in unseen:
+            if resource.resource_id == owner:
+                continue
+            held.append(self._stored_holding(resource, cluster, wanted - live, locate))
+        return Principals.union(held)
+
+    @staticmethod
+    def _stored_holding(
+        resource: StoredResource, cluster: ClusterRef, wanted: Principals, locate: Locate
+    ) -> Principals:
+        declared = resource.declared
+        if not resource.readable:
+            raise ProtectionUnknownError(
+                cluster_id=cluster.cluster_id,
+                names=wanted.describe(),
+                reason=f"resource {resource.name!r} keeps secret values in the state, which cannot be read",
+            )
+        if declared.cluster.cluster_id != cluster.cluster_id:
+            return NOBODY
+        return declared.declares if locate(declared) == cluster else NOBODY
 
     def wait_until_quiet(self, *, quiet: float, at_most: float) -> None:
         """Return once no lifecycle call began for ``quiet`` seconds, or after ``at_most`` seconds."""
@@ -79,7 +137,3 @@ class Declarations:
                 if left_quiet <= 0 or now >= give_up_at:
                     return
                 self._changed.wait(timeout=min(left_quiet, give_up_at - now))
-
-    def clear(self) -> None:
-        with self._changed:
-            self._by_owner.clear()

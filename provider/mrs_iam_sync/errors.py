@@ -303,6 +303,36 @@ class OutcomeUnknownError(MrsError):
         )
 
 
+class QueuedTimeoutError(MrsError):
+    """The call's time ran out while it waited for its turn on the cluster: nothing was sent for it."""
+
+    def __init__(self, *, cluster_id: str, waited: float) -> None:
+        self.cluster_id = cluster_id
+        self.waited = waited
+        super().__init__(
+            f"timeout_seconds ran out after {waited:.1f} s while this operation waited for its turn on "
+            f"cluster {cluster_id} (another task or round of this deployment ran there first); nothing "
+            "was sent for it, so the cluster is as it was for this resource; raise timeout_seconds or run "
+            "`pulumi up` again"
+        )
+
+
+class CheckpointUnreadableError(MrsError):
+    """The stack's checkpoint could not be read; the reason only (the caller says what it means)."""
+
+
+class ProtectionUnknownError(MrsError):
+    """A cancel could not be judged safe, so nothing was cancelled."""
+
+    def __init__(self, *, cluster_id: str, names: str, reason: str) -> None:
+        super().__init__(
+            f"nothing was cancelled on cluster {cluster_id}: before cancelling {names}, the provider reads "
+            f"the stack's state to check that no other resource of the stack still declares them, and "
+            f"{reason}. Run the same command without --target/--exclude, or make the state readable "
+            "(the backend and passphrase the CLI uses), then run it again"
+        )
+
+
 class ProvisioningError(MrsError):
     """A lifecycle step failed; reported to the user as one readable message, without a traceback."""
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Final
 
+from mrs_iam_sync.principals import NOBODY, Principals
 from mrs_iam_sync.rules import (
     CLUSTER_ID_PATTERN,
     CLUSTER_ID_RULE,
@@ -21,14 +22,15 @@ from mrs_iam_sync.rules import (
     PROJECT_ID_RULE,
     principal_name_problem,
 )
+from mrs_iam_sync.unknowns import UNKNOWN_WIRE, holds_unknown, is_unknown
 
 RESOURCE_MODULE: Final = "mrs"
 RESOURCE_NAME: Final = "ClusterIamSync"
 RESOURCE_TYPE: Final = f"pulumi-python:dynamic/{RESOURCE_MODULE}:{RESOURCE_NAME}"
 """The type token Pulumi gives a dynamic resource of that module and name (plan and policy match on it)."""
 
-UNKNOWN: Final = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""The value Pulumi's RPC layer puts where an input is not known yet (preview of a computed value)."""
+UNKNOWN: Final = UNKNOWN_WIRE
+"""Kept for importers of 0.1.0; :mod:`mrs_iam_sync.unknowns` is where unknowns are recognised."""
 
 DEFAULT_TIMEOUT_SECONDS: Final = 600.0
 MAX_TIMEOUT_SECONDS: Final = 86_400.0
@@ -39,11 +41,14 @@ OUTPUT_NAMES: Final = (
     "synced_group_names",
     "cluster_sync_complete",
     "last_synced_at",
+    "full_sync_user_names",
+    "full_sync_group_names",
 )
 """Outputs the resource class declares as ``None`` inputs so that they exist as attributes."""
 
 REPLACE_ON: Final = ("cluster_id", "project_id", "region")
 """A principal set cannot move between clusters: changing where it lives means a new resource."""
+
 
 @dataclass(frozen=True)
 class InputProblem:
@@ -102,10 +107,6 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _is_unknown(value: object) -> bool:
-    return isinstance(value, str) and value == UNKNOWN
-
-
 def _names(field: str, value: object, problems: list[InputProblem]) -> tuple[str, ...]:
     """A set of principal names: a list of non-empty strings, at most MAX_CANCEL_NAMES distinct ones."""
     if value is None:
@@ -115,7 +116,7 @@ def _names(field: str, value: object, problems: list[InputProblem]) -> tuple[str
         return ()
     names: set[str] = set()
     for index, name in enumerate(value):
-        if _is_unknown(name):
+        if is_unknown(name):
             continue
         if not isinstance(name, str):
             problems.append(
@@ -202,8 +203,8 @@ def parse_inputs(
     found every declared principal gone.
     """
     problems: list[InputProblem] = []
-    unknown = any(_is_unknown(props.get(name)) for name in INPUT_NAMES)
-    known = {name: None if _is_unknown(props.get(name)) else props.get(name) for name in INPUT_NAMES}
+    unknown = any(holds_unknown(props.get(name)) for name in INPUT_NAMES)
+    known = {name: None if is_unknown(props.get(name)) else props.get(name) for name in INPUT_NAMES}
     for extra in sorted(set(props) - set(INPUT_NAMES) - set(OUTPUT_NAMES) - {"__provider"}):
         problems.append(
             InputProblem(extra, f"is not an input of ClusterIamSync (inputs: {', '.join(INPUT_NAMES)})")
@@ -215,7 +216,7 @@ def parse_inputs(
         CLUSTER_ID_PATTERN,
         CLUSTER_ID_RULE,
         problems,
-        required=not _is_unknown(props.get("cluster_id")),
+        required=not is_unknown(props.get("cluster_id")),
     )
     project_id = _pattern_id(
         "project_id", known["project_id"], PROJECT_ID_PATTERN, PROJECT_ID_RULE, problems, required=False
@@ -259,4 +260,119 @@ def parse_inputs(
             timeout_seconds=timeout_seconds,
         ),
         problems,
+    )
+
+
+def unknown_inputs(props: Mapping[str, Any]) -> frozenset[str]:
+    """The inputs whose value is, or holds, a value not known before ``pulumi up``."""
+    return frozenset(name for name in INPUT_NAMES if holds_unknown(props.get(name)))
+
+
+def _known_text(value: object) -> str | None:
+    return value if isinstance(value, str) and value and not is_unknown(value) else None
+
+
+def _known_names(value: object) -> frozenset[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        return frozenset()
+    return frozenset(name for name in value if isinstance(name, str) and name and not is_unknown(name))
+
+
+@dataclass(frozen=True)
+class ClusterKey:
+    """Which cluster a resource is on, as far as a reader outside the provider can tell.
+
+    ``None`` for the project or region means "the provider's default" (or not known yet). The
+    provider resolves those itself; ``plan`` and the guardrails often cannot (the default may come
+    from ``HW_*`` variables they do not see), so they compare with :meth:`may_be`: a resource that
+    spells the default out is the same cluster as one that leaves it unset, and where it cannot be
+    told, two keys may be the same cluster, so that a rule protecting access keeps rather than cancels.
+    """
+
+    cluster_id: str | None
+    project_id: str | None = None
+    region: str | None = None
+
+    def may_be(self, other: ClusterKey) -> bool:
+        def agree(mine: str | None, theirs: str | None) -> bool:
+            return mine is None or theirs is None or mine == theirs
+
+        return (
+            agree(self.cluster_id, other.cluster_id)
+            and agree(self.project_id, other.project_id)
+            and agree(self.region, other.region)
+        )
+
+    def with_defaults(self, *, project_id: str | None, region: str | None) -> ClusterKey:
+        """The key with the provider's defaults filled in where the resource left them unset."""
+        return ClusterKey(self.cluster_id, self.project_id or project_id, self.region or region)
+
+    def label(self) -> str:
+        """The cluster's name in messages: its id, plus the project and region the resource sets itself."""
+        where = [f"project {self.project_id}" if self.project_id else "", self.region or ""]
+        where = [part for part in where if part]
+        name = self.cluster_id or "(not known until pulumi up)"
+        return f"{name} ({', '.join(where)})" if where else name
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """A resource's properties as far as they are known, read leniently: never an error.
+
+    ``check`` has already refused malformed inputs with its own messages, so ``plan`` and the
+    guardrails read what they judge from this, and what is not known yet is said, never guessed.
+    """
+
+    cluster: ClusterKey
+    principals: Principals
+    """The names known now; ``names_unknown`` says whether more will come."""
+    names_unknown: bool
+    is_all_sync: bool | None
+    """None: not known before ``pulumi up``."""
+    unknown: frozenset[str]
+    """Inputs not (fully) known yet."""
+    settings: Mapping[str, Any]
+    full_sync_brought: Principals = NOBODY
+    """What this resource's own full sync read back when it last ran (outputs only)."""
+
+    @property
+    def declares(self) -> Principals:
+        """What the resource protects on its cluster: its names, or what its full sync brought."""
+        return self.principals | self.full_sync_brought if self.is_all_sync else self.principals
+
+
+SETTING_INPUTS: Final = ("wait", "timeout_seconds")
+"""Inputs that change how a resource works, not which principals it syncs."""
+
+
+def sketch(props: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -> Sketch:
+    """Read a resource's inputs (and, for stored state, its outputs) leniently."""
+    outs: Mapping[str, Any] = outputs or {}
+    unknown = unknown_inputs(props)
+    flag = props.get("is_all_sync")
+    is_all_sync = None if is_unknown(flag) else flag is True
+    # Stored state resolves the project and region: the outputs say where the resource really went.
+    project_id = _known_text(props.get("project_id")) or _known_text(outs.get("project_id"))
+    region = _known_text(props.get("region")) or _known_text(outs.get("region"))
+    return Sketch(
+        cluster=ClusterKey(_known_text(props.get("cluster_id")), project_id, region),
+        principals=Principals(_known_names(props.get("user_names")), _known_names(props.get("group_names"))),
+        names_unknown=bool(unknown & {"user_names", "group_names"})
+        or any(_unreadable_list(props.get(key)) for key in ("user_names", "group_names")),
+        is_all_sync=is_all_sync,
+        unknown=unknown,
+        settings={key: props.get(key) for key in SETTING_INPUTS},
+        full_sync_brought=full_sync_brought(outs),
+    )
+
+
+def _unreadable_list(value: object) -> bool:
+    """A list that is there but cannot be read: a secret (``"[secret]"`` in a preview's JSON)."""
+    return value is not None and (isinstance(value, str) or not isinstance(value, Sequence))
+
+
+def full_sync_brought(outputs: Mapping[str, Any]) -> Principals:
+    """The set a resource's own full-sync round read back, as recorded in its outputs (empty before 0.2)."""
+    return Principals(
+        _known_names(outputs.get("full_sync_user_names")), _known_names(outputs.get("full_sync_group_names"))
     )

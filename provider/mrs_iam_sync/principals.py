@@ -68,5 +68,9 @@ class Principals:
     def __or__(self, other: Principals) -> Principals:
         return Principals(self.users | other.users, self.groups | other.groups)
 
+    def __le__(self, other: Principals) -> bool:
+        """Every user and group here is also in ``other``."""
+        return self.users <= other.users and self.groups <= other.groups
+
 
 NOBODY: Final = Principals()

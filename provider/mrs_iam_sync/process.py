@@ -2,8 +2,7 @@
 
 The stack config that ``configure`` hands over, the pooled clients (one per endpoint), the live
 declarations of the deployment, and one coordinator per cluster. It lives only in the provider
-process (never in the pickled provider), so no credential can reach state; tests build their own
-or ``reset`` it.
+process (never in the pickled provider), so no credential can reach state; tests build their own.
 """
 
 from __future__ import annotations
@@ -13,10 +12,14 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 
+from mrs_iam_sync.checkpoint import CheckpointSource, StackExport
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.coordinator import ClusterCoordinator
 from mrs_iam_sync.declarations import Declarations
-from mrs_iam_sync.inputs import SyncSpec
+from mrs_iam_sync.inputs import Sketch, SyncSpec
+from mrs_iam_sync.models import ClusterAddress
+from mrs_iam_sync.planner import Request
+from mrs_iam_sync.principals import Principals
 from mrs_iam_sync.settings import NAMESPACE, STACK_CONFIG_KEYS, Settings, resolve_settings
 from mrs_iam_sync.target import ClusterRef, Target, resolve_target
 
@@ -37,10 +40,13 @@ def stack_config_of(get: Callable[[str], object]) -> dict[str, str]:
 class ProviderProcess:
     """Shared by every worker thread of the provider server; each part guards itself."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, checkpoint: CheckpointSource | None = None, autostart_rounds: bool = True) -> None:
+        """``checkpoint`` says what the stack's state declares (by default read with the CLI);
+        with ``autostart_rounds`` off, rounds run only when a test runs them."""
         self._lock = threading.Lock()
         self.stack_config: dict[str, str] = {}
-        self.declarations = Declarations()
+        self.declarations = Declarations(checkpoint if checkpoint is not None else StackExport())
+        self._autostart_rounds = autostart_rounds
         self._clients: dict[str, MrsClient] = {}
         self._coordinators: dict[ClusterRef, ClusterCoordinator] = {}
 
@@ -55,6 +61,16 @@ class ProviderProcess:
     def target(self, spec: SyncSpec) -> Target:
         return resolve_target(spec, self.settings())
 
+    def locate(self, declared: Sketch) -> ClusterRef:
+        """Where a resource known only from stored state would send its calls."""
+        settings = self.settings().for_target(
+            region=declared.cluster.region, project_id=declared.cluster.project_id
+        )
+        address = ClusterAddress.of(
+            project_id=settings.project_id, cluster_id=declared.cluster.cluster_id or ""
+        )
+        return ClusterRef(settings.endpoint, address)
+
     def client(self, settings: Settings) -> MrsClient:
         """One pooled client per endpoint, shared by the provider's worker threads."""
         with self._lock:
@@ -65,20 +81,35 @@ class ProviderProcess:
 
     def coordinator(self, target: Target) -> ClusterCoordinator:
         client = self.client(target.settings)
+        cluster = target.cluster
+
+        def protection(request: Request, wanted: Principals) -> Principals:
+            return self.declarations.held_by_others(
+                cluster, owner=request.owner, wanted=wanted, urn=request.urn, locate=self.locate
+            )
+
         with self._lock:
-            found = self._coordinators.get(target.cluster)
+            found = self._coordinators.get(cluster)
             if found is None:
-                found = self._coordinators[target.cluster] = ClusterCoordinator(
-                    target.cluster, client, self.declarations
+                found = self._coordinators[cluster] = ClusterCoordinator(
+                    cluster,
+                    client,
+                    protection,
+                    quiet=lambda quiet, at_most: self.declarations.wait_until_quiet(
+                        quiet=quiet, at_most=at_most
+                    ),
+                    autostart=self._autostart_rounds,
                 )
             return found
 
-    def reset(self) -> None:
-        """Forget everything, as a new provider process would (for tests)."""
+    def coordinators(self) -> list[ClusterCoordinator]:
+        with self._lock:
+            return list(self._coordinators.values())
+
+    def close(self) -> None:
+        """Close the pooled clients (a test's process ends here; the real one ends with its process)."""
         with self._lock:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
             self._coordinators.clear()
-            self.stack_config = {}
-        self.declarations.clear()

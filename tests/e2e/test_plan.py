@@ -119,7 +119,7 @@ def test_a_mandatory_policy_violation_is_shown_with_the_plan_and_exits_with_its_
     assert result.returncode == Outcome.POLICY_VIOLATION, result
     assert "Policy violations: pulumi up will refuse these changes:\n" in result.stdout
     assert "  mandatory mrs-iam-sync-guardrails/no-full-sync on archive: " in result.stdout
-    assert "  archive (update): FULL SYNC ON; cancel group guests\n" in result.stdout
+    assert "  archive (update): FULL SYNC ON\n" in result.stdout
 
 
 def test_show_lists_what_each_declared_cluster_has_and_never_a_credential(

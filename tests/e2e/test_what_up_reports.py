@@ -86,7 +86,7 @@ def test_removing_one_of_two_resources_declaring_a_user_leaves_her_synced(
 
     assert emulator.synced(ANALYTICS) == ({"heidi"}, set())
     assert cancelled_users(emulator, ANALYTICS) == ["ivan"]
-    assert f"heidi stay synced on cluster {ANALYTICS}: another resource of this deployment" in result.output
+    assert f"heidi stay synced on cluster {ANALYTICS}: another resource of this stack" in result.output
     assert project.preview("--expect-no-changes", check=False).returncode == 0
 
 

@@ -11,7 +11,8 @@ from pulumi.dynamic.config import Config
 
 from kit.demo import ANALYTICS, DEMO_AK, DEMO_SK, PROJECT, REGION, STREAMING
 from kit.emulator import LocalEmulator
-from mrs_iam_sync.lifecycle import LIFECYCLE
+from kit.process import StoredState, fresh_process
+from mrs_iam_sync.process import ProviderProcess
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 CLUSTER = ANALYTICS
@@ -19,14 +20,19 @@ CLUSTER = ANALYTICS
 OTHER_CLUSTER = STREAMING
 
 
+@pytest.fixture
+def stored_state() -> StoredState:
+    """What the stack's checkpoint holds for a test: nothing, unless the test adds to it."""
+    return StoredState()
+
+
 @pytest.fixture(autouse=True)
-def fresh_provider_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def fresh_provider_process(monkeypatch: pytest.MonkeyPatch, stored_state: StoredState) -> Iterator[ProviderProcess]:
     """Each test starts as a new provider process would: no stack config, clients or declarations."""
-    LIFECYCLE.process.reset()
     # configure() sets it for the provider process it normally runs in; keep it out of other tests.
     monkeypatch.setattr(sys, "tracebacklimit", getattr(sys, "tracebacklimit", 1000), raising=False)
-    yield
-    LIFECYCLE.process.reset()
+    with fresh_process(stored_state) as process:
+        yield process
 
 
 @pytest.fixture

@@ -1,42 +1,27 @@
 """Calls waiting for one cluster share its tasks: one DELETE and one POST per round, one read-back.
 
 The provider's methods are called from threads, as the dynamic-provider server calls them for
-resources the engine runs in parallel; the emulator's task history and request log tell how many
-tasks and requests it took, and each resource must still get its own verdict.
+resources the engine runs in parallel, and the rounds are run by hand once the calls wait together
+(``kit.process.run_together``), so how many tasks a burst costs never depends on the machine's
+load; the emulator's task history and request log tell how many tasks and requests it took, and
+each resource must still get its own verdict.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from kit.demo import demo_seed
 from kit.emulator import LocalEmulator
+from kit.process import StoredState, fresh_process, run_together
+from mrs_iam_sync.process import ProviderProcess
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, PROJECT, configure
 from .helpers import checked, held
-
-
-def in_parallel(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls at once; return each result or the exception it raised."""
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int) -> None:
-        try:
-            results[index] = calls[index]()
-        except Exception as exc:
-            results[index] = exc
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 def tasks(emulator: LocalEmulator, cluster: str = CLUSTER) -> list[tuple[str, list[str], list[str]]]:
@@ -53,18 +38,35 @@ def requests(emulator: LocalEmulator) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def slow_tasks(emulator: LocalEmulator) -> LocalEmulator:
-    emulator.update_settings(sync_seconds=0.5)
+def by_hand(stored_state: StoredState) -> Iterator[ProviderProcess]:
+    """A provider process whose rounds run only when the test runs them."""
+    with fresh_process(stored_state, autostart_rounds=False) as process:
+        yield process
+
+
+@pytest.fixture
+def slow_tasks(
+    by_hand: ProviderProcess, provider: ClusterIamSyncProvider, emulator: LocalEmulator
+) -> LocalEmulator:
+    configure(provider, emulator)
     return emulator
 
 
-def test_creates_waiting_for_one_cluster_share_one_task_and_each_gets_its_own_outputs(configured, slow_tasks):
+def in_parallel(process: ProviderProcess, *calls: Callable[[], Any]) -> list[Any]:
+    return run_together(process, *calls, pending=len(calls))
+
+
+def test_creates_waiting_for_one_cluster_share_one_task_and_each_gets_its_own_outputs(
+    provider, by_hand, slow_tasks
+):
+    configured = provider
     users = ["alice", "bob", "carol", "erin", "frank"]
     results = in_parallel(
+        by_hand,
         *(
             (lambda user=user: configured.create(checked(configured, cluster_id=CLUSTER, user_names=[user])))
             for user in users
-        )
+        ),
     )
 
     assert [result.outs["user_names"] for result in results] == [[user] for user in users]
@@ -74,12 +76,14 @@ def test_creates_waiting_for_one_cluster_share_one_task_and_each_gets_its_own_ou
 
 
 def test_one_resources_policy_less_user_fails_only_that_resource_and_its_roll_back_takes_only_its_own(
-    configured, slow_tasks
+    provider, by_hand, slow_tasks
 ):
+    configured = provider
+
     def create(*users: str) -> Callable[[], Any]:
         return lambda: configured.create(checked(configured, cluster_id=CLUSTER, user_names=list(users)))
 
-    first, failing, third = in_parallel(create("alice"), create("dave", "frank"), create("bob"))
+    first, failing, third = in_parallel(by_hand, create("alice"), create("dave", "frank"), create("bob"))
 
     assert first.outs["user_names"] == ["alice"] and third.outs["user_names"] == ["bob"]
     assert isinstance(failing, Exception)
@@ -92,13 +96,20 @@ def test_one_resources_policy_less_user_fails_only_that_resource_and_its_roll_ba
     ]
 
 
-def test_a_user_one_round_syncs_for_one_resource_and_cancels_for_another_stays_synced(configured, slow_tasks):
-    giver = configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice", "bob"]))
+def test_a_user_one_round_syncs_for_one_resource_and_cancels_for_another_stays_synced(
+    provider, by_hand, slow_tasks
+):
+    configured = provider
+    (giver,) = in_parallel(
+        by_hand,
+        lambda: configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice", "bob"])),
+    )
     slow_tasks.context.requests.clear()
     giver_news = checked(configured, cluster_id=CLUSTER, user_names=["bob"])
     taker_news = checked(configured, cluster_id=CLUSTER, user_names=["alice"])
 
     updated, created = in_parallel(
+        by_hand,
         lambda: configured.update(giver.id, dict(giver.outs), giver_news),
         lambda: configured.create(taker_news),
     )
@@ -119,16 +130,17 @@ def crowded_emulator(local_emulators: Callable[..., LocalEmulator]) -> LocalEmul
 
 
 def test_more_than_a_thousand_names_in_one_round_are_split_into_tasks_of_at_most_a_thousand(
-    provider: ClusterIamSyncProvider, crowded_emulator: LocalEmulator
+    provider: ClusterIamSyncProvider, by_hand: ProviderProcess, crowded_emulator: LocalEmulator
 ):
     configure(provider, crowded_emulator)
     halves = ([f"u{index:04d}" for index in range(600)], [f"u{index:04d}" for index in range(600, 1200)])
 
     results = in_parallel(
+        by_hand,
         *(
             (lambda names=names: provider.create(checked(provider, cluster_id=CLUSTER, user_names=names)))
             for names in halves
-        )
+        ),
     )
 
     assert [len(result.outs["user_names"]) for result in results] == [600, 600]

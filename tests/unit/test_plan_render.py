@@ -67,14 +67,20 @@ def test_each_kind_of_change_lands_on_its_cluster_as_sets() -> None:
     assert plan.outcome is Outcome.CHANGES
     assert plan.changes == (
         ClusterChange("analytics", "e2e-analytics-0001", Action.UPDATE, sync=users("ivan")),
+        ClusterChange("archive", "e2e-archive-0005", Action.UPDATE, full_sync=FullSync.ON),
         ClusterChange(
-            "archive", "e2e-archive-0005", Action.UPDATE, cancel=groups("guests"), full_sync=FullSync.ON
+            "reporting",
+            "e2e-reporting-0004",
+            Action.REPLACE,
+            cancel=users("heidi"),
+            moved_to="e2e-spare-0006",
         ),
         ClusterChange(
-            "reporting", "e2e-reporting-0004", Action.REPLACE, cancel=users("heidi"), moved_to="e2e-spare-0006"
-        ),
-        ClusterChange(
-            "reporting", "e2e-spare-0006", Action.REPLACE, sync=users("heidi"), moved_from="e2e-reporting-0004"
+            "reporting",
+            "e2e-spare-0006",
+            Action.REPLACE,
+            sync=users("heidi"),
+            moved_from="e2e-reporting-0004",
         ),
         ClusterChange("streaming", "e2e-streaming-0002", Action.UPDATE, cancel=groups("auditors")),
     )
@@ -135,9 +141,7 @@ def test_a_principal_another_resource_still_declares_on_the_cluster_is_kept_not_
     plan = plan_of("handover")
 
     assert plan.changes == (
-        ClusterChange(
-            "team-a", "e2e-analytics-0001", Action.UPDATE, keep=users("ivan"), kept_by=("team-b",)
-        ),
+        ClusterChange("team-a", "e2e-analytics-0001", Action.UPDATE, keep=users("ivan"), kept_by=("team-b",)),
         ClusterChange("team-b", "e2e-analytics-0001", Action.UPDATE, sync=users("ivan")),
     )
     assert "`team-a` (update): **keep** user `ivan` (still declared by `team-b`)" in markdown(plan)
@@ -181,7 +185,8 @@ def test_a_plan_too_long_for_a_comment_leaves_out_clusters_but_keeps_its_total()
     plan = Plan(
         stack="big",
         changes=tuple(
-            ClusterChange("r", f"cluster-{n:03d}", Action.CREATE, sync=Principals(users=names)) for n in range(40)
+            ClusterChange("r", f"cluster-{n:03d}", Action.CREATE, sync=Principals(users=names))
+            for n in range(40)
         ),
     )
 
@@ -190,4 +195,6 @@ def test_a_plan_too_long_for_a_comment_leaves_out_clusters_but_keeps_its_total()
     assert len(rendered) <= COMMENT_BUDGET
     assert rendered.startswith(f"{MARKER_PREFIX}big -->\n")
     assert "more clusters not shown: the comment would exceed GitHub's size limit" in rendered
-    assert rendered.rstrip().splitlines()[-1].startswith("**Total for stack `big`:** 1 resource changes on 40")
+    assert (
+        rendered.rstrip().splitlines()[-1].startswith("**Total for stack `big`:** 1 resource changes on 40")
+    )

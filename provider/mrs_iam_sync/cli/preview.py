@@ -19,9 +19,7 @@ sets. What the digest holds (CLI 3.274, seen in real runs against the emulator):
 
 from __future__ import annotations
 
-import functools
 import json
-import operator
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +27,8 @@ from enum import StrEnum
 from typing import Any, Final
 
 from mrs_iam_sync.cli.outcome import CommandFailed, Outcome
-from mrs_iam_sync.inputs import REPLACE_ON, RESOURCE_TYPE, UNKNOWN
+from mrs_iam_sync.inputs import REPLACE_ON, RESOURCE_TYPE, SETTING_INPUTS, ClusterKey, sketch
+from mrs_iam_sync.planner import Request, plan_cancel
 from mrs_iam_sync.principals import NOBODY, Principals
 
 CLUSTER_INPUTS: Final = frozenset(REPLACE_ON)
@@ -37,9 +36,6 @@ CLUSTER_INPUTS: Final = frozenset(REPLACE_ON)
 
 A forced replacement (``pulumi up --replace``) names ``id`` instead and stays on its cluster.
 """
-SETTING_INPUTS: Final = ("wait", "timeout_seconds")
-"""Inputs that change how a resource works, not which principals it syncs."""
-
 _GENERIC_FAILURE: Final = "error: preview failed"
 """The engine's closing diagnostic of any failed preview; the cause, if any, is another diagnostic."""
 _EXCEPTION_PREFIX: Final = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception): )+")
@@ -88,6 +84,8 @@ class ClusterChange:
     settings: tuple[str, ...] = ()
     unknown: bool = False
     """Some names are not known before ``pulumi up`` (computed from other resources, or secret)."""
+    key: ClusterKey = field(default_factory=lambda: ClusterKey(None), compare=False)
+    """The cluster as far as the preview knows it: what "the same cluster" is decided on."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +107,7 @@ class Plan:
     stack: str
     changes: tuple[ClusterChange, ...] = ()
     violations: tuple[PolicyViolation, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> Outcome:
@@ -125,59 +124,49 @@ class Plan:
 
 @dataclass(frozen=True)
 class _Declared:
-    """One side of a step: what a ClusterIamSync declares there."""
+    """One side of a step: what a ClusterIamSync declares there (read by the resource model)."""
 
-    cluster_id: str
-    project_id: str | None
-    region: str | None
+    key: ClusterKey
+    """Which cluster, for deciding "the same cluster" (resolved from outputs where asked)."""
+    label: ClusterKey
+    """Which cluster, as the resource spells it (inputs only): how the plan names it."""
     principals: Principals
     full_sync: bool
+    holds: Principals
+    """What it protects on its cluster: its names, or under a full sync what that sync brought."""
+    full_sync_unread: bool = False
+    """A full sync whose brought set is not recorded yet: it covers whatever the cluster has."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     unknown: bool = False
 
     def cluster(self) -> str:
         """The cluster's name in the plan: its id, plus the project and region the resource sets itself."""
-        where = [f"project {self.project_id}" if self.project_id else "", self.region or ""]
-        where = [part for part in where if part]
-        return f"{self.cluster_id} ({', '.join(where)})" if where else self.cluster_id
+        return self.label.label()
 
 
-def _names(value: object) -> tuple[frozenset[str], bool]:
-    """The names in an input list, and whether some are not known (unknown or secret values)."""
-    if value is None:
-        return frozenset(), False
-    if not isinstance(value, list):
-        return frozenset(), True
-    known = [name for name in value if isinstance(name, str) and name != UNKNOWN]
-    return frozenset(known), len(known) < len(value)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value and value != UNKNOWN else None
-
-
-def _declared(state: Mapping[str, Any]) -> _Declared:
+def _declared(state: Mapping[str, Any], *, resolved: bool = False) -> _Declared:
+    """A step's side; ``resolved`` reads the project and region the resource really used (its outputs)."""
     inputs: Mapping[str, Any] = state.get("inputs") or {}
-    users, users_unknown = _names(inputs.get("user_names"))
-    groups, groups_unknown = _names(inputs.get("group_names"))
+    outputs: Mapping[str, Any] = state.get("outputs") or {}
+    seen = sketch(inputs)
+    stored = sketch(inputs, outputs)
+    recorded = stored.full_sync_brought
+    full_sync = seen.is_all_sync is True
     return _Declared(
-        cluster_id=_text(inputs.get("cluster_id")) or "(not known until pulumi up)",
-        project_id=_text(inputs.get("project_id")),
-        region=_text(inputs.get("region")),
-        principals=Principals(users, groups),
-        full_sync=inputs.get("is_all_sync") is True,
-        settings={key: inputs.get(key) for key in SETTING_INPUTS},
-        unknown=users_unknown or groups_unknown,
+        key=stored.cluster if resolved else seen.cluster,
+        label=seen.cluster,
+        principals=seen.principals,
+        full_sync=full_sync,
+        holds=seen.principals | recorded if full_sync else seen.principals,
+        full_sync_unread=full_sync and not recorded,
+        settings=seen.settings,
+        unknown=seen.names_unknown,
     )
 
 
 def _resolved_cluster(state: Mapping[str, Any]) -> str:
     """An old resource's cluster with the project and region it really used (its outputs)."""
-    outputs: Mapping[str, Any] = state.get("outputs") or {}
-    declared = _declared(state)
-    project = _text(outputs.get("project_id")) or declared.project_id
-    region = _text(outputs.get("region")) or declared.region
-    return _Declared(declared.cluster_id, project, region, NOBODY, False).cluster()
+    return _declared(state, resolved=True).key.label()
 
 
 def resource_name(urn: str) -> str:
@@ -194,6 +183,7 @@ def _create(name: str, new: _Declared, before_refresh: _Declared | None) -> Clus
         resync=resync,
         full_sync=FullSync.ON if new.full_sync else None,
         unknown=new.unknown,
+        key=new.key,
     )
 
 
@@ -211,16 +201,23 @@ def _update(
         action=action,
         sync=added - resync,
         resync=resync,
-        cancel=old.principals - new.principals,
+        # Switching a full sync on cancels nothing: it brings every name back anyway.
+        cancel=NOBODY if new.full_sync else old.principals - new.principals,
         full_sync=full_sync,
         settings=tuple(key for key in SETTING_INPUTS if old.settings.get(key) != new.settings.get(key)),
         unknown=new.unknown,
+        key=new.key,
     )
     if action is Action.UPDATE and not (change.sync or change.cancel or full_sync or change.settings):
         if not resync:
             return None  # e.g. only the stored project_id/region differ: nothing happens on any cluster
         return ClusterChange(
-            resource=name, cluster=change.cluster, action=Action.DRIFT, resync=resync, unknown=new.unknown
+            resource=name,
+            cluster=change.cluster,
+            action=Action.DRIFT,
+            resync=resync,
+            unknown=new.unknown,
+            key=new.key,
         )
     return change
 
@@ -236,6 +233,7 @@ def _delete(
         full_sync=FullSync.KEPT if old.full_sync else None,
         moved_to=moved_to,
         unknown=old.unknown,
+        key=old.key,
     )
 
 
@@ -251,7 +249,7 @@ def _replace(
         return [change] if change else []
     if old_cluster == new_cluster:  # the provider's default project or region changed
         old_cluster = _resolved_cluster(step["oldState"])
-        new_cluster = f"{new.cluster_id} (the provider's default project and region)"
+        new_cluster = f"{new.key.cluster_id} (the provider's default project and region)"
     gone = _delete(name, old, cluster=old_cluster, moved_to=new_cluster)
     arrived = ClusterChange(
         resource=name,
@@ -261,13 +259,14 @@ def _replace(
         full_sync=FullSync.ON if new.full_sync else None,
         moved_from=old_cluster,
         unknown=new.unknown,
+        key=new.key,
     )
     return [gone, arrived]
 
 
 def _changes(step: Mapping[str, Any], before_refresh: _Declared | None) -> list[ClusterChange]:
     op, name = step.get("op"), resource_name(step["urn"])
-    old = _declared(step["oldState"]) if step.get("oldState") else None
+    old = _declared(step["oldState"], resolved=True) if step.get("oldState") else None
     new = _declared(step["newState"]) if step.get("newState") else None
     if op == "create" and new:
         return [_create(name, new, before_refresh)]
@@ -284,28 +283,62 @@ def _changes(step: Mapping[str, Any], before_refresh: _Declared | None) -> list[
 _DECLARING_OPS: Final = frozenset({"same", "create", "update", "replace"})
 
 
-def _declared_after(steps: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Principals]]:
-    """Cluster -> resource -> the principals it declares there once ``pulumi up`` is done.
+def _declared_after(steps: Iterable[Mapping[str, Any]]) -> list[tuple[str, _Declared]]:
+    """(resource, what it declares) once ``pulumi up`` is done, for every resource that stays.
 
-    Unchanged resources are in the digest only when the preview ran with ``--show-sames``.
+    Unchanged resources are in the digest only when the preview ran with ``--show-sames`` (which
+    ``plan`` passes); a targeted preview lists the resources it does not step as ``same`` too.
     """
-    after: dict[str, dict[str, Principals]] = {}
-    for step in steps:
-        if step.get("op") in _DECLARING_OPS and step.get("newState"):
-            new = _declared(step["newState"])
-            after.setdefault(new.cluster(), {})[resource_name(step["urn"])] = new.principals
-    return after
+    return [
+        (resource_name(step["urn"]), _declared(step["newState"], resolved=step.get("op") == "same"))
+        for step in steps
+        if step.get("op") in _DECLARING_OPS and step.get("newState")
+    ]
 
 
-def _keep_still_declared(
-    change: ClusterChange, after: Mapping[str, Mapping[str, Principals]]
-) -> ClusterChange:
-    others = {name: who for name, who in after.get(change.cluster, {}).items() if name != change.resource}
-    keep = change.cancel & functools.reduce(operator.or_, others.values(), NOBODY)
+def _keep_still_declared(change: ClusterChange, after: Sequence[tuple[str, _Declared]]) -> ClusterChange:
+    """The provider's own rule (the planner's): nothing another live resource may hold there is cancelled.
+
+    Which cluster a resource is on is compared with :meth:`ClusterKey.may_be`: where the preview
+    cannot tell (a default it does not see, a value not known yet), it keeps rather than cancels.
+    """
+    if not change.cancel:
+        return change
+    others = [(name, who) for name, who in after if name != change.resource and who.key.may_be(change.key)]
+
+    def held(name: str, who: _Declared) -> Principals:
+        return change.cancel if who.full_sync_unread else who.holds
+
+    step = plan_cancel(
+        [Request(owner=change.resource, cancel=change.cancel)],
+        synced=change.cancel,  # what the cluster has at run time is read then; assume all of it is there
+        protected=lambda _owner: Principals.union(held(name, who) for name, who in others),
+    )
+    keep = step.kept.get(change.resource, NOBODY)
     if not keep:
         return change
-    kept_by = tuple(sorted(name for name, who in others.items() if who & keep))
-    return replace(change, cancel=change.cancel - keep, keep=keep, kept_by=kept_by)
+    kept_by = tuple(sorted(name for name, who in others if held(name, who) & keep))
+    return replace(change, cancel=step.cancelled.get(change.resource, NOBODY), keep=keep, kept_by=kept_by)
+
+
+def _shared_full_sync_warnings(after: Sequence[tuple[str, _Declared]]) -> tuple[str, ...]:
+    """A full sync and named resources on one cluster: the names are owned, the full sync is not."""
+    warnings = []
+    for name, who in after:
+        if not who.full_sync:
+            continue
+        named = sorted(
+            other
+            for other, each in after
+            if other != name and not each.full_sync and each.key.may_be(who.key)
+        )
+        if named:
+            warnings.append(
+                f"{name} runs a full sync on cluster {who.cluster()}, which {', '.join(named)} also "
+                "declare(s) principals on: while it lives, nothing its full sync brought is cancelled "
+                "when they stop declaring it"
+            )
+    return tuple(warnings)
 
 
 def _is_ours(step: Mapping[str, Any]) -> bool:
@@ -407,4 +440,9 @@ def build_plan(
         for change in _changes(step, before_refresh.get(step["urn"]))
     ]
     changes.sort(key=lambda change: (change.cluster, change.resource))
-    return Plan(stack=stack or _stack_of(steps), changes=tuple(changes), violations=violations)
+    return Plan(
+        stack=stack or _stack_of(steps),
+        changes=tuple(changes),
+        violations=violations,
+        warnings=_shared_full_sync_warnings(after),
+    )

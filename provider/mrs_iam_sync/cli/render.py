@@ -165,7 +165,7 @@ def _full_sync_alerts(plan: Plan, style: Style) -> list[str]:
         f"{style.code(change.cluster)}: {FULL_SYNC_MEANING}."
         for change in plan.changes
         if change.full_sync is FullSync.ON
-    ]
+    ] + [f"{warning}." for warning in plan.warnings]
 
 
 def _markdown_head(stack: str, commit: str | None) -> list[str]:
@@ -245,6 +245,7 @@ def _change_json(change: ClusterChange) -> dict[str, Any]:
         "moved_to": change.moved_to,
         "settings": list(change.settings),
         "names_unknown": change.unknown,
+        "cluster_known": change.key.cluster_id is not None,
     }
 
 
@@ -255,6 +256,7 @@ def as_json(plan: Plan, *, commit: str | None = None) -> str:
         "outcome": plan.outcome.name.lower(),
         "exit_code": plan.outcome.value,
         "total": total_line(plan, TEXT),
+        "warnings": list(plan.warnings),
         "policy_violations": [
             {
                 "pack": v.pack,
