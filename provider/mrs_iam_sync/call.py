@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.coordinator import Ask, Outcome
+from mrs_iam_sync.engine import current_urn
 from mrs_iam_sync.errors import MrsError, ProvisioningError
 from mrs_iam_sync.inputs import SyncSpec
 from mrs_iam_sync.principals import NOBODY, Principals
@@ -93,6 +94,7 @@ class ResourceCall:
         ask = Ask(
             owner=self.owner,
             budget=self.budget,
+            urn=current_urn(),
             sync=sync,
             cancel=lambda: cancel,
             full_sync=full_sync,
@@ -164,6 +166,7 @@ class ResourceCall:
         ask = Ask(
             owner=self.owner,
             budget=grace,
+            urn=current_urn(),
             # Decided when the round runs: by then every earlier round of this call has ended.
             cancel=lambda: self.attempted,
             wants_outcome=False,

@@ -28,6 +28,7 @@ from mrs_iam_sync.declarations import Declarations
 from mrs_iam_sync.errors import OperationTimeoutError, SyncInProgressError, SyncTimeoutError
 from mrs_iam_sync.models import CancelSyncRequest, UpdateSyncRequest
 from mrs_iam_sync.principals import NOBODY, Principals
+from mrs_iam_sync.status import Awaited, ClusterWaits, StatusBoard
 from mrs_iam_sync.target import ClusterRef
 
 logger = logging.getLogger("mrs_iam_sync.coordinator")
@@ -66,6 +67,8 @@ class Ask:
 
     owner: str
     budget: Budget
+    urn: str | None = None
+    """The resource this call serves, for its status while it waits (``engine.current_urn``)."""
     sync: Principals = NOBODY
     cancel: Callable[[], Principals] = Principals
     """Evaluated when the round runs: a roll-back cancels what an earlier round attempted."""
@@ -105,7 +108,14 @@ def _private_copy(error: BaseException) -> BaseException:
 class ClusterCoordinator:
     """The rounds of one cluster; ``run`` is called from any number of provider threads at once."""
 
-    def __init__(self, cluster: ClusterRef, client: MrsClient, declarations: Declarations) -> None:
+    def __init__(
+        self,
+        cluster: ClusterRef,
+        client: MrsClient,
+        declarations: Declarations,
+        *,
+        status: StatusBoard | None = None,
+    ) -> None:
         self.cluster = cluster
         self.client = client
         self._declarations = declarations
@@ -114,11 +124,23 @@ class ClusterCoordinator:
         self._worker: threading.Thread | None = None
         self._last_round_seconds: float | None = None
         """None before the first round, which always gathers."""
+        # Status while waiting: the only state of it here, set by the worker for its own use.
+        silent = StatusBoard(clock=time.monotonic, send=lambda _urn, _text: None)
+        self._waits = ClusterWaits(status or silent, cluster.cluster_id)
+        self._round_asks: list[Ask] = []
+        self._task = Awaited.RUNNING_TASK
 
     # -- the calls' side ---------------------------------------------------------------------------
 
     def run(self, ask: Ask) -> Outcome:
         """Queue ``ask`` for the next round and wait for that round, within the ask's own budget."""
+        self._waits.queued(ask.urn)
+        try:
+            return self._run(ask)
+        finally:
+            self._waits.ended(ask.urn)
+
+    def _run(self, ask: Ask) -> Outcome:
         with self._lock:
             self._pending.append(ask)
             if self._worker is None:
@@ -172,6 +194,7 @@ class ClusterCoordinator:
     def _round(self, batch: list[Ask]) -> None:
         # The round may run as long as its most patient member; the others stop waiting on their own.
         budget = max((ask.budget for ask in batch), key=lambda each: each.ends_at)
+        self._round_asks = batch
         for _ in range(ROUND_RESTARTS):
             try:
                 self._try_round(batch, budget)
@@ -244,6 +267,7 @@ class ClusterCoordinator:
                 self.client.cancel_sync_iam_user(where, body, budget=budget)
             else:
                 self.client.update_sync_iam_user(where, body, budget=budget)
+            self._task = Awaited.CANCEL_TASK if isinstance(body, CancelSyncRequest) else Awaited.SYNC_TASK
         except SyncInProgressError:
             # Someone else's task, or one left by an interrupted run that may be doing our work
             # already: wait for it, then decide the work again from what the cluster shows.
@@ -251,6 +275,9 @@ class ClusterCoordinator:
             raise _StartOver from None
 
     def _wait_until_idle(self, budget: Budget, *, ours: bool) -> float:
+        asks = self._round_asks
+        awaited = self._task if ours else Awaited.FOREIGN_TASK
+        self._waits.task((ask.urn for ask in asks), awaited, shared_by=len({ask.owner for ask in asks}))
         return wait_until_idle(self.client, self.cluster, budget=budget, ours=ours)
 
 

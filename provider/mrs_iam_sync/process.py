@@ -18,6 +18,7 @@ from mrs_iam_sync.coordinator import ClusterCoordinator
 from mrs_iam_sync.declarations import Declarations
 from mrs_iam_sync.inputs import SyncSpec
 from mrs_iam_sync.settings import NAMESPACE, STACK_CONFIG_KEYS, Settings, resolve_settings
+from mrs_iam_sync.status import StatusBoard, process_board
 from mrs_iam_sync.target import ClusterRef, Target, resolve_target
 
 
@@ -43,6 +44,7 @@ class ProviderProcess:
         self.declarations = Declarations()
         self._clients: dict[str, MrsClient] = {}
         self._coordinators: dict[ClusterRef, ClusterCoordinator] = {}
+        self.status: StatusBoard = process_board()
 
     def configure(self, stack_config: Mapping[str, str]) -> None:
         with self._lock:
@@ -69,7 +71,7 @@ class ProviderProcess:
             found = self._coordinators.get(target.cluster)
             if found is None:
                 found = self._coordinators[target.cluster] = ClusterCoordinator(
-                    target.cluster, client, self.declarations
+                    target.cluster, client, self.declarations, status=self.status
                 )
             return found
 
