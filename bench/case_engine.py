@@ -51,9 +51,9 @@ def run(
     with workspace(bin_dir, emulator) as new_stack:
         stacks = {(kind, n): new_stack(f"{kind}-{n}", kind, spread(n)) for n in SIZES for kind in KINDS}
         plan = {
-            (kind, n, setting): (stack, options)
+            (kind, n, setting): (stack, env)
             for (kind, n), stack in stacks.items()
-            for setting, options in PARALLEL.items()
+            for setting, env in PARALLEL.items()
             if setting == DEFAULT or n == last
         }
         fig = cycles(emulator, plan, list(COMMANDS), repeats=repeats, task=0)  # preview of a fresh stack
@@ -80,8 +80,9 @@ def run(
             for command in ("up", "destroy"):
                 measure = f"pulumi {command}, N={last}, {setting}: wall (median of {repeats})"
                 rows.append(row(measure, "s", mine[command], f"{SAME_N} and --parallel", floor[command]))
-        measure = f"pulumi up, N={last}, {setting}: sync tasks started"
-        rows.append(row(measure, "tasks", mine["sync tasks"], "API minimum: one per cluster", len(CLUSTERS)))
+        for tasks, step in (("sync tasks", "up"), ("cancel tasks", "destroy")):
+            measure = f"pulumi {step}, N={last}, {setting}: {tasks} started"
+            rows.append(row(measure, "tasks", mine[tasks], "API minimum: one per cluster", len(CLUSTERS)))
     return rows, fig, exports
 
 

@@ -46,16 +46,15 @@ def run_grouping(emulator: EmulatorProcess, bin_dir: str, *, repeats: int = 2) -
 
 
 def run(emulator: EmulatorProcess, bin_dir: str, *, repeats: int = 3) -> list[Row]:
-    """Case 7: the four layouts with 3 s tasks, at --parallel 32 and at the engine's default."""
+    """Case 7: the four layouts with 3 s tasks, at the Makefile's PULUMI_PARALLEL and the engine's default."""
     with workspace(bin_dir, emulator) as new_stack:
         stacks = {name: new_stack(f"ours-{i}", "ours", t) for i, (name, t) in enumerate(LAYOUTS.items())}
         for n in sorted({stack.size for stack in stacks.values()}):
             stacks[f"trivial {n}"] = new_stack(f"trivial-{n}", "trivial", spread(n))
         plan = {
-            (name, setting): (stack, options)
+            (name, setting): (stack, env)
             for name, stack in stacks.items()
-            for setting, options in PARALLEL.items()
-            if setting != "--parallel 64" or stack.size > 32
+            for setting, env in PARALLEL.items()
         }
         fig = cycles(emulator, plan, ["up", "destroy"], repeats=repeats, task=TASK_SECONDS)
     polls = expected_polls(TASK_SECONDS)

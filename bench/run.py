@@ -22,9 +22,11 @@ import case_calls
 import case_client
 import case_engine
 import case_signing
+import case_slow
 import case_tasks
 import case_waiting
 from common import BENCH_DIR, Row, emulator_process, render_table
+from stacks import MAKEFILE_PARALLEL
 
 from kit.pulumi import find_bin_dir
 
@@ -81,6 +83,8 @@ def fill(text: str, block: str, content: str) -> str:
 
 
 def main() -> int:
+    if not MAKEFILE_PARALLEL:
+        sys.exit("bench/run.py: run it with `make bench`, which sets PULUMI_PARALLEL as for `make up`")
     started = time.monotonic()
     bin_dir = str(find_bin_dir())
     host, load, busy = machine(bin_dir), os.getloadavg()[0], _pytest_processes()
@@ -94,6 +98,7 @@ def main() -> int:
         results["4"], requests = case("4 API calls", lambda: case_calls.run(emulator, engine))
         results["3b"] = case("3b slow tasks", lambda: case_tasks.run_grouping(emulator, bin_dir))
         results["7"] = case("7 real tasks", lambda: case_tasks.run(emulator, bin_dir))
+        results["8"] = case("8 one slow cluster", lambda: case_slow.run(emulator, bin_dir))
     machine_table = [
         "| machine | |\n|---|---|",
         *(f"| {name} | {value} |" for name, value in host.items()),

@@ -4,6 +4,7 @@ trivial dynamic resource (``trivial_provider.py``), in a temporary workspace of 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 import time
@@ -24,10 +25,15 @@ COMMANDS: Final = {
     "up": ("up", "--yes", "--skip-preview", "--non-interactive"),
     "destroy": ("destroy", "--yes", "--skip-preview", "--non-interactive"),
 }
-DEFAULT: Final = "default --parallel"
-PARALLEL: Final = {"--parallel 32": ("--parallel", "32"), DEFAULT: (), "--parallel 64": ("--parallel", "64")}
-"""The engine runs at most --parallel resource operations at once: stacks of more than 32 also run at 64,
-where every resource can reach the provider while the first tasks run."""
+MAKEFILE_PARALLEL: Final = os.environ.get("PULUMI_PARALLEL", "")
+"""What ``make bench`` exports (the Makefile's value): the setting a user of this repository runs."""
+MAKEFILE: Final = f"PULUMI_PARALLEL={MAKEFILE_PARALLEL} (Makefile)"
+DEFAULT: Final = "engine default --parallel"
+PARALLEL: Final[dict[str, dict[str, str]]] = {MAKEFILE: {"PULUMI_PARALLEL": MAKEFILE_PARALLEL}, DEFAULT: {}}
+"""The engine runs at most this many resource operations at once (four per CPU unless set): each
+setting is the environment of a command; the stacks' own environment has no PULUMI_PARALLEL."""
+FINISHED: Final = re.compile(r"\s(r\d{3}) (?:created|deleted)\b")
+"""A resource's row in the non-interactive display once its step is done (resources are r000...)."""
 PROGRAMS: Final = {
     "ours": "from mrs_iam_sync import ClusterIamSync as Resource\nEXTRA = {}\n",
     # The inputs ClusterIamSync stores after check, so the engine moves and stores the same bags.
@@ -43,7 +49,7 @@ HISTORY: Final = 20
 """Completed tasks the emulator keeps per cluster: the task counts are exact below that."""
 _run = partial(subprocess.run, capture_output=True, text=True, timeout=600, check=False)
 Targets = Sequence[tuple[str, str]]
-Plan = Mapping[Any, tuple["Stack", Sequence[str]]]  # a key of the caller's: (stack, CLI options)
+Plan = Mapping[Any, tuple["Stack", Mapping[str, str]]]  # a key of the caller's: (stack, environment)
 Figures = dict[Any, dict[str, float]]
 
 
@@ -68,18 +74,40 @@ class Stack:
         (directory / ".venv").symlink_to(REPO / ".venv")
         self.pulumi("stack", "init", "b", "--non-interactive")
 
-    def pulumi(self, *args: str) -> str:
-        done = _run(["pulumi", *args], cwd=self.directory, env=self.env)
+    def pulumi(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        done = _run(["pulumi", *args], cwd=self.directory, env={**self.env, **(env or {})})
         if done.returncode != 0:
             raise RuntimeError(
                 f"pulumi {' '.join(args)} failed in {self.directory}:\n{done.stdout}\n{done.stderr}"
             )
         return done.stdout
 
-    def run(self, command: str, *options: str) -> float:
+    def run(self, command: str, env: Mapping[str, str]) -> float:
         started = time.perf_counter()
-        self.pulumi(*COMMANDS[command], *options)
+        self.pulumi(*COMMANDS[command], env=env)
         return time.perf_counter() - started
+
+    def finish_times(self, command: str, env: Mapping[str, str]) -> dict[str, float]:
+        """Seconds from the command's start until each resource's row said it was done, read from the
+        display as it streams (the CLI writes each row at once when not on a terminal)."""
+        started, finished = time.perf_counter(), {}
+        with subprocess.Popen(
+            ["pulumi", *COMMANDS[command]],
+            cwd=self.directory,
+            env={**self.env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as process:
+            assert process.stdout is not None
+            output = []
+            for line in process.stdout:
+                output.append(line)
+                if (found := FINISHED.search(line)) and found[1] not in finished:
+                    finished[found[1]] = time.perf_counter() - started
+        if process.returncode != 0 or len(finished) != self.size:
+            raise RuntimeError(f"pulumi {command} in {self.directory} failed:\n{''.join(output)}")
+        return finished
 
 
 @contextmanager
@@ -107,11 +135,11 @@ def cycles(
     samples: dict[Any, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for turn in range(repeats):
         for key in rotated(list(plan), turn):
-            (stack, options), figures = plan[key], samples[key]
+            (stack, env), figures = plan[key], samples[key]
             emulator.reset(sync_seconds=task)
             for command in commands:
                 emulator.clear_log()
-                figures[command].append(stack.run(command, *options))
+                figures[command].append(stack.run(command, env))
                 figures[f"{command} requests"].append(len(emulator.log()))
                 if command == "up" and stack.export is None:
                     stack.export = stack.pulumi("stack", "export")

@@ -16,6 +16,7 @@ state file that cannot be read or written, or that another emulator holds);
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -37,6 +38,8 @@ def _value_type(annotation: Any) -> tuple[Any, tuple[Any, ...] | None]:
     if get_origin(annotation) is Literal:
         choices = get_args(annotation)
         return type(choices[0]), choices
+    if get_origin(annotation) is dict:
+        return json.loads, None
     return (annotation if annotation in (int, float) else str), None
 
 

@@ -347,11 +347,14 @@ class EmulatorBackend:
             groups=groups,
             accepted_at=now,
             starts_at=starts_at,
-            finishes_at=starts_at + self._options.sync_seconds,
+            finishes_at=starts_at + self._task_seconds(cluster.id),
         )
         cluster.tasks.append(task)
         self._persist()
         return task
+
+    def _task_seconds(self, cluster_id: str) -> float:
+        return self._options.cluster_sync_seconds.get(cluster_id, self._options.sync_seconds)
 
     def _persist(self) -> None:
         """Save everything; on failure, undo in memory what the last save does not hold, and raise."""

@@ -95,6 +95,15 @@ class EmulatorOptions(BaseModel):
             metavar="SECONDS",
         ),
     ] = Field(default=1.0, ge=0.0, le=MAX_SYNC_SECONDS, allow_inf_nan=False, strict=True)
+    cluster_sync_seconds: Annotated[
+        dict[str, Annotated[float, Field(ge=0.0, le=MAX_SYNC_SECONDS, allow_inf_nan=False, strict=True)]],
+        Option(
+            "task durations of some clusters, overriding --sync-seconds there: JSON such as "
+            '\'{"<cluster id>": 30}\' (default: none)',
+            live=True,
+            metavar="JSON",
+        ),
+    ] = Field(default_factory=dict)
     concurrent_sync: Annotated[
         ConcurrentSync,
         Option(

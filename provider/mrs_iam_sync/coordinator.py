@@ -35,6 +35,7 @@ from mrs_iam_sync.errors import (
 from mrs_iam_sync.models import CancelSyncRequest, UpdateSyncRequest
 from mrs_iam_sync.planner import CancelStep, Request, plan_cancel, plan_sync
 from mrs_iam_sync.principals import NOBODY, Principals
+from mrs_iam_sync.status import Awaited, ClusterWaits, StatusBoard
 from mrs_iam_sync.target import ClusterRef
 
 logger = logging.getLogger("mrs_iam_sync.coordinator")
@@ -122,6 +123,7 @@ class ClusterCoordinator:
         quiet: Callable[[float, float], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         autostart: bool = True,
+        status: StatusBoard | None = None,
     ) -> None:
         """``quiet(seconds, at_most)`` waits for the engine to go quiet before a round (gathering);
         with ``autostart`` off no worker thread runs and rounds run only through ``run_round``."""
@@ -136,12 +138,19 @@ class ClusterCoordinator:
         self._worker: threading.Thread | None = None
         self._last_round_seconds: float | None = None
         """None before the first round, which always gathers."""
+        # Status while waiting (shown next to each resource); only the rounds' thread changes these.
+        silent = StatusBoard(clock=monotonic, send=lambda _urn, _text: None)
+        self._waits = ClusterWaits(status or silent, cluster.cluster_id)
+        self._round_requests: Sequence[Request] = ()
+        self._task = Awaited.RUNNING_TASK
 
     # -- the calls' side ---------------------------------------------------------------------------
 
     def submit(self, request: Request) -> Future[Result]:
         """Queue ``request`` for the next round; its Future resolves when that round ends."""
         future: Future[Result] = Future()
+        self._waits.queued(request.urn)
+        future.add_done_callback(lambda _done: self._waits.ended(request.urn))
         with self._lock:
             self._pending.append((request, future))
             if self._autostart and self._worker is None:
@@ -212,7 +221,7 @@ class ClusterCoordinator:
         )
 
     def _try_round(self, state: _Round, budget: Budget) -> None:
-        requests = state.requests
+        requests = self._round_requests = state.requests
         where = self.cluster.address
         if any(request.settle_first for request in requests):
             self._wait_until_idle(budget, ours=True)
@@ -288,6 +297,7 @@ class ClusterCoordinator:
                 self.client.cancel_sync_iam_user(where, body, budget=budget)
             else:
                 self.client.update_sync_iam_user(where, body, budget=budget)
+            self._task = Awaited.CANCEL_TASK if isinstance(body, CancelSyncRequest) else Awaited.SYNC_TASK
         except SyncInProgressError:
             # Someone else's task, or one left by an interrupted run that may be doing our work
             # already: wait for it, then decide the work again from what the cluster shows.
@@ -295,6 +305,10 @@ class ClusterCoordinator:
             raise _StartOver from None
 
     def _wait_until_idle(self, budget: Budget, *, ours: bool) -> None:
+        requests = self._round_requests
+        awaited = self._task if ours else Awaited.FOREIGN_TASK
+        shared_by = len({request.owner for request in requests})
+        self._waits.task((request.urn for request in requests), awaited, shared_by=shared_by)
         wait_until_idle(self.client, self.cluster, budget=budget, ours=ours)
 
 

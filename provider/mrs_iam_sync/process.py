@@ -21,6 +21,7 @@ from mrs_iam_sync.models import ClusterAddress
 from mrs_iam_sync.planner import Request
 from mrs_iam_sync.principals import Principals
 from mrs_iam_sync.settings import NAMESPACE, STACK_CONFIG_KEYS, Settings, resolve_settings
+from mrs_iam_sync.status import StatusBoard, process_board
 from mrs_iam_sync.target import ClusterRef, Target, resolve_target
 
 
@@ -49,6 +50,7 @@ class ProviderProcess:
         self._autostart_rounds = autostart_rounds
         self._clients: dict[str, MrsClient] = {}
         self._coordinators: dict[ClusterRef, ClusterCoordinator] = {}
+        self.status: StatusBoard = process_board()
 
     def configure(self, stack_config: Mapping[str, str]) -> None:
         with self._lock:
@@ -99,6 +101,7 @@ class ProviderProcess:
                         quiet=quiet, at_most=at_most
                     ),
                     autostart=self._autostart_rounds,
+                    status=self.status,
                 )
             return found
 

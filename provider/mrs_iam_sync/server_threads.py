@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import PurePath
 from types import FrameType
 from typing import Final
 
+from mrs_iam_sync.engine import engine_parallel, is_server_code
+
 WORKERS: Final = 64
-"""Far above what the engine sends at once (``--parallel``, by default four per CPU)."""
+"""The least the server gets; more when the engine may send more at once (``wanted_workers``)."""
 WORKERS_VARIABLE: Final = "MRS_IAM_SYNC_PROVIDER_THREADS"
-"""Overrides WORKERS; 0 leaves Pulumi's server exactly as it is."""
-_SERVER_MODULE: Final = ("pulumi", "dynamic", "__main__.py")
+"""Overrides the default; 0 leaves Pulumi's server exactly as it is."""
 
 
 def _server_main_frame() -> FrameType | None:
@@ -37,8 +38,7 @@ def _server_main_frame() -> FrameType | None:
     for frame in sys._current_frames().values():
         current: FrameType | None = frame
         while current is not None:
-            code = current.f_code
-            if code.co_name == "main" and PurePath(code.co_filename).parts[-3:] == _SERVER_MODULE:
+            if is_server_code(current.f_code, "main"):
                 return current
             current = current.f_back
     return None
@@ -53,9 +53,14 @@ def _executor_of(frame: FrameType) -> ThreadPoolExecutor | None:
     return None
 
 
-def wanted_workers() -> int:
-    configured = os.environ.get(WORKERS_VARIABLE, "").strip()
-    return int(configured) if configured.isdigit() else WORKERS
+def wanted_workers(environ: Mapping[str, str] = os.environ) -> int:
+    """``MRS_IAM_SYNC_PROVIDER_THREADS``, else at least as many as the engine sends at once.
+
+    The engine's limit is ``PULUMI_PARALLEL`` (or four per CPU) unless ``--parallel`` is given: a
+    thread fewer than the engine's slots would leave calls queued behind waiting ones.
+    """
+    configured = environ.get(WORKERS_VARIABLE, "").strip()
+    return int(configured) if configured.isdigit() else max(WORKERS, engine_parallel(environ))
 
 
 def lift_worker_ceiling(workers: int | None = None) -> int | None:

@@ -190,6 +190,14 @@ def test_flags_reach_the_options_with_their_types():
     assert (values["missing_cluster_status"], values["max_clock_skew_seconds"]) == (404, 60.0)
 
 
+def test_per_cluster_task_durations_are_json_on_the_command_line():
+    values = vars(build_parser().parse_args(["--cluster-sync-seconds", '{"slow-0001": 30}']))
+
+    assert EmulatorOptions(cluster_sync_seconds=values["cluster_sync_seconds"]).cluster_sync_seconds == {
+        "slow-0001": 30.0
+    }
+
+
 def test_every_behaviour_switch_has_a_flag_and_is_a_setting():
     flags = {action.dest for action in build_parser()._actions}
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 import pytest
 
 from kit.api import cluster_path
-from kit.demo import ANALYTICS, DEMO_AK, PROJECT, SANDBOX, SECRETS
+from kit.demo import ANALYTICS, DEMO_AK, PROJECT, SANDBOX, SECRETS, STREAMING
 
 from .helpers import OTHER_PROJECT, assert_error
 
@@ -120,6 +121,7 @@ def test_settings_can_be_read_and_changed_at_run_time(make_emulator):
     api = emulator.api()
     assert emulator.ok("GET", "settings") == {
         "sync_seconds": 30.0,
+        "cluster_sync_seconds": {},
         "concurrent_sync": "reject",
         "unknown_names": "ignore",
         "empty_sync": "reject",
@@ -392,3 +394,23 @@ def test_a_cluster_name_follows_the_seeds_name_rule(emulator):
     response = emulator.control("PUT", f"projects/{PROJECT}/clusters/named", {"name": ""})
 
     assert_error(response, 400, "EMULATOR.0400", "name: must be a non-empty string")
+
+
+def test_a_cluster_can_run_slower_tasks_than_the_others(make_emulator):
+    emulator = make_emulator(sync_seconds=2, cluster_sync_seconds={ANALYTICS: 30})
+    api = emulator.api()
+
+    for cluster in (ANALYTICS, STREAMING):
+        assert api.sync({"user_names": ["alice"]}, cluster=cluster).status_code == 202
+
+    durations = {
+        cluster: {(task["starts_at"], task["finishes_at"]) for task in emulator.cluster(cluster)["tasks"]}
+        for cluster in (ANALYTICS, STREAMING)
+    }
+    assert [_seconds(*pair) for cluster in (ANALYTICS, STREAMING) for pair in durations[cluster]] == [30.0, 2.0]
+    changed = emulator.ok("PUT", "settings", {"cluster_sync_seconds": {STREAMING: 5}})
+    assert changed["cluster_sync_seconds"] == {STREAMING: 5.0}
+
+
+def _seconds(started: str, finished: str) -> float:
+    return (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()

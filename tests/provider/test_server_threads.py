@@ -22,7 +22,13 @@ import pytest
 from google.protobuf import struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from mrs_iam_sync.server_threads import WORKERS_VARIABLE, _executor_of, lift_worker_ceiling
+from mrs_iam_sync.server_threads import (
+    WORKERS,
+    WORKERS_VARIABLE,
+    _executor_of,
+    lift_worker_ceiling,
+    wanted_workers,
+)
 
 CONCURRENT = 8
 """Twice Pulumi's four workers."""
@@ -130,3 +136,28 @@ def test_a_server_built_differently_is_left_alone() -> None:
     # A server object with no _state and no thread pool: not the server this module knows.
     frame = SimpleNamespace(f_locals={"server": object()})
     assert _executor_of(frame) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, WORKERS),
+        ({"PULUMI_PARALLEL": "32"}, WORKERS),
+        ({"PULUMI_PARALLEL": "200"}, 200),
+        ({"PULUMI_PARALLEL": "200", WORKERS_VARIABLE: "16"}, 16),
+        ({WORKERS_VARIABLE: "0"}, 0),
+    ],
+    ids=["engine-default", "parallel-below-64", "parallel-above-64", "explicit-wins", "explicit-off"],
+)
+def test_the_thread_limit_follows_pulumi_parallel_above_64_unless_set_explicitly(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], expected: int
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)  # the engine's own default: 8
+    assert wanted_workers(environ) == expected
+
+
+def test_on_a_machine_with_many_cpus_the_thread_limit_follows_the_engines_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 32)
+    assert wanted_workers({}) == 128
