@@ -161,8 +161,9 @@ class ClusterCoordinator:
         return future
 
     def pending(self) -> int:
+        """Requests waiting for the next round (a withdrawn one no longer waits)."""
         with self._lock:
-            return len(self._pending)
+            return sum(not future.cancelled() for _, future in self._pending)
 
     # -- the rounds ----------------------------------------------------------------------------------
 
