@@ -14,12 +14,13 @@ cluster; and a principal another live resource of the deployment declares is nev
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 from pulumi.dynamic import (
     CheckFailure,
@@ -107,6 +108,20 @@ def _rolled_back_on_failure(call: ResourceCall, *, before: Principals) -> Iterat
         raise
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _engine_call(method: Method) -> Method:
+    """Every call from the engine: it tells the rounds that the engine is still busy (gathering)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Lifecycle, *args: Any) -> Any:
+        self.process.declarations.touch()
+        return method(self, *args)
+
+    return cast(Method, wrapper)
+
+
 class Lifecycle:
     """Lifecycle of one declared set of principals on one MRS cluster."""
 
@@ -122,8 +137,8 @@ class Lifecycle:
         # Calls waiting for their cluster's task must not keep other clusters' calls from starting.
         lift_worker_ceiling()
 
+    @_engine_call
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        self.process.declarations.touch()
         spec, problems = parse_inputs(news)
         failures = [CheckFailure(p.property, p.reason) for p in problems]
         if spec is not None:
@@ -143,8 +158,8 @@ class Lifecycle:
             )
         return CheckResult(to_wire(news), failures)
 
+    @_engine_call
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        self.process.declarations.touch()
         new, _ = parse_inputs(news)
         old = _as_spec(olds)
         if new is None:
@@ -183,8 +198,8 @@ class Lifecycle:
             delete_before_replace=False,
         )
 
+    @_engine_call
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self.process.declarations.touch()
         spec = _as_spec(props)
         return _reported("syncing IAM principals", spec.cluster_id, lambda: self._create(spec))
 
@@ -208,8 +223,8 @@ class Lifecycle:
         self.process.declarations.rename(call.owner, resource_id)
         return CreateResult(resource_id, outputs)
 
+    @_engine_call
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self.process.declarations.touch()
         old, new = _as_spec(olds), _as_spec(news)
         return _reported("updating IAM principals", new.cluster_id, lambda: self._update(id_, old, new, olds))
 
@@ -235,8 +250,8 @@ class Lifecycle:
         call.declare(after | brought)
         return UpdateResult(call.outputs_of(result, previous=olds, brought=brought))
 
+    @_engine_call
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        self.process.declarations.touch()
         spec = _as_spec(props)
         return _reported("reading IAM principals", spec.cluster_id, lambda: self._read(id_, spec, props))
 
@@ -273,8 +288,8 @@ class Lifecycle:
         }
         return ReadResult(id_=id_, outs=outputs, inputs=inputs)
 
+    @_engine_call
     def delete(self, id_: str, props: dict[str, Any]) -> None:
-        self.process.declarations.touch()
         spec = _as_spec(props)
         _reported("cancelling IAM principals", spec.cluster_id, lambda: self._delete(id_, spec, props))
 

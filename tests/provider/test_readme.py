@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pulumi
 import pytest
 
 from kit.demo import ANALYTICS
+from mrs_iam_sync import ClusterIamSync
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -37,20 +39,24 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_the_python_example_declares_one_cluster_iam_sync():
-    example = re.search(r"```python\n(.*?)```", README, re.S)
-    assert example is not None
+def test_the_examples_access_part_declares_one_cluster_iam_sync_on_the_clusters_id():
+    """The part between the example's access markers, with the cluster and the name it refers to
+    standing in (tests/e2e/test_consumer_repo.py runs it for real, in a consumer repository)."""
+    access = re.search(r"^# --- access ---\n(.*?)^# --- end of access ---\n", README, re.S | re.M)
+    assert access is not None
     mocks = _Mocks()
     pulumi.runtime.set_mocks(mocks, preview=False)
 
     @pulumi.runtime.test
     def run_example() -> None:
         # pulumi.runtime.test waits for every registration the example starts.
-        exec(compile(example.group(1), "README.md", "exec"), {})
+        cluster = SimpleNamespace(id=ANALYTICS)
+        scope = {"ClusterIamSync": ClusterIamSync, "cluster": cluster, "team_lead": "heidi"}
+        exec(compile(access.group(1), "README.md", "exec"), scope)
 
     run_example()
     kinds = [(args.typ, args.name) for args in mocks.created]
-    assert kinds == [("pulumi-python:dynamic/mrs:ClusterIamSync", "analytics")]
+    assert kinds == [("pulumi-python:dynamic/mrs:ClusterIamSync", "lake-access")]
     inputs = mocks.created[0].inputs
     assert inputs["cluster_id"] == ANALYTICS
-    assert inputs["user_names"] == ["alice", "bob"]
+    assert inputs["user_names"] == ["heidi", "alice"]
