@@ -1,10 +1,10 @@
-"""Huawei Cloud ``SDK-HMAC-SHA256`` request signing, for the client and the emulator alike.
+"""Huawei Cloud ``SDK-HMAC-SHA256`` request signing for the client.
 
-The pure functions are shared with the emulator on purpose: the gateway
-rebuilds the canonical request from what it received, so a verifier that uses
-the very same canonicalisation cannot drift from the signer.  The two
-``httpx.Auth`` classes are the only places that put credentials on a request,
-so no client method ever signs by hand.
+The emulator's gateway and the tests' reference signer implement the
+algorithm again on their own, so that a bug here fails the tests instead of
+being shared by the verifier.  The two ``httpx.Auth`` classes are the only
+places that put credentials on a request, so no client method ever signs by
+hand.
 
 The algorithm has no key derivation and no date scope: the signature is an
 HMAC of the secret key over a hash of the canonical request.  Everything that
