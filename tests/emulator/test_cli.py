@@ -142,7 +142,8 @@ def test_a_dropped_connection_leaves_no_trace_on_stderr(start):
     process.add_fault(kind="drop", count=2)
     api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
 
-    for call in (api.status, lambda: api.sync({"user_names": ["alice"]})):
+    calls: list[Callable[[], httpx.Response]] = [api.status, lambda: api.sync({"user_names": ["alice"]})]
+    for call in calls:
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             call()
     assert api.status().status_code == 200

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from kit.demo import demo_seed
+from kit.demo import PROJECT, demo_seed
 from kit.emulator import LocalEmulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
-from .conftest import CLUSTER, PROJECT, configure
+from .conftest import CLUSTER, configure
 from .helpers import checked, held
 
 

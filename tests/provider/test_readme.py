@@ -43,7 +43,7 @@ def test_the_python_example_declares_one_cluster_iam_sync():
     mocks = _Mocks()
     pulumi.runtime.set_mocks(mocks, preview=False)
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]  # pulumi does not type it
     def run_example() -> None:
         # pulumi.runtime.test waits for every registration the example starts.
         exec(compile(example.group(1), "README.md", "exec"), {})

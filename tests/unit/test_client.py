@@ -6,6 +6,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from kit.demo import PROJECT
 from mrs_iam_sync import models
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
@@ -27,7 +28,6 @@ from .helpers import (
     AUTH_TOKEN,
     BASE,
     ENDPOINT,
-    PROJECT,
     SECURITY_TOKEN,
     WHERE,
     FakeClock,

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from kit.demo import PROJECT
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.coordinator import wait_until_idle
@@ -25,7 +26,7 @@ from mrs_iam_sync.settings import resolve_settings
 from mrs_iam_sync.signing import AkSkAuth, TokenAuth, parse_authorization
 from mrs_iam_sync.target import ClusterRef
 
-from .helpers import AK, AUTH_TOKEN, ENDPOINT, PROJECT, SECURITY_TOKEN, SK, WHERE, FakeClock, make_settings
+from .helpers import AK, AUTH_TOKEN, ENDPOINT, SECURITY_TOKEN, SK, WHERE, FakeClock, make_settings
 
 CREDENTIALS = (AK, SK, SECURITY_TOKEN, AUTH_TOKEN)
 
@@ -67,7 +68,7 @@ SCENARIOS = [
     (0, "connect error"),
 ]
 
-SETTINGS_VARIANTS = {
+SETTINGS_VARIANTS: dict[str, dict[str, object]] = {
     "aksk": {},
     "temporary": {"security_token": SecretStr(SECURITY_TOKEN)},
     "token": {"access_key": None, "secret_key": None, "auth_token": SecretStr(AUTH_TOKEN)},

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from kit import signer
+from kit.demo import PROJECT
 from kit.vectors import VECTORS_FILE, load_vectors
 from mrs_iam_sync.signing import (
     ALGORITHM,
@@ -26,7 +27,7 @@ from mrs_iam_sync.signing import (
     signable_header_names,
 )
 
-from .helpers import AK, PROJECT, SK, verify_signature
+from .helpers import AK, SK, verify_signature
 
 VECTORS = load_vectors()
 
