@@ -41,16 +41,17 @@ from mrs_emulator.clock import Clock
 from mrs_emulator.errors import authentication_failed, not_authorized, token_must_be_updated
 from mrs_emulator.sdk_hmac import (
     ALGORITHM,
-    HEADER_AUTH_TOKEN,
     HEADER_DATE,
-    HEADER_PROJECT,
-    HEADER_SECURITY_TOKEN,
     SDK_DATE_FORMAT,
     canonical_request,
     expected_signature,
     parse_authorization,
 )
 from mrs_emulator.seed import Seed
+
+HEADER_PROJECT: Final = "X-Project-Id"
+HEADER_SECURITY_TOKEN: Final = "X-Security-Token"
+HEADER_AUTH_TOKEN: Final = "X-Auth-Token"
 
 AuthKind = Literal["aksk", "token", "none"]
 

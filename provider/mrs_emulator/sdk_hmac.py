@@ -30,9 +30,6 @@ from urllib.parse import unquote, unquote_plus
 ALGORITHM: Final = "SDK-HMAC-SHA256"
 SDK_DATE_FORMAT: Final = "%Y%m%dT%H%M%SZ"
 HEADER_DATE: Final = "X-Sdk-Date"
-HEADER_PROJECT: Final = "X-Project-Id"
-HEADER_SECURITY_TOKEN: Final = "X-Security-Token"
-HEADER_AUTH_TOKEN: Final = "X-Auth-Token"
 
 _UNRESERVED: Final = frozenset(string.ascii_letters + string.digits + "-._~")
 

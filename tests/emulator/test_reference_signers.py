@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -50,20 +50,14 @@ _VALUES = ["", "1", "10", "2", "x y", "ü", "a&b", "=", "*", "~", "a+b"]
 _BODIES = [b"", b'{"user_names": ["alice"]}', '{"group_names": ["grüppe"]}'.encode(), b"\x00\xff raw"]
 
 
-@dataclass(frozen=True)
-class Case:
-    """A request as it goes on the wire, and the headers it carries when it is signed."""
+Case = ReceivedRequest
+"""A request as it goes on the wire, with the headers it carries when it is signed."""
 
-    method: str
-    raw_path: str
-    raw_query: str
-    headers: dict[str, str]
-    body: bytes
 
-    def query_pairs(self) -> list[tuple[str, str]]:
-        """Decoded, as the SDK takes them; ``+`` never stands for a space here (it is sent as %2B)."""
-        items = (item.partition("=") for item in self.raw_query.split("&") if item)
-        return [(unquote(name), unquote(value)) for name, _, value in items]
+def _query_pairs(case: Case) -> list[tuple[str, str]]:
+    """Decoded, as the SDK takes them; ``+`` never stands for a space here (it is sent as %2B)."""
+    items = (item.partition("=") for item in case.raw_query.split("&") if item)
+    return [(unquote(name), unquote(value)) for name, _, value in items]
 
 
 def _encoded(text: str, rng: random.Random) -> str:
@@ -87,7 +81,8 @@ def _case(rng: random.Random) -> Case:
     }
     headers.update((name, value) for name, value in optional.items() if rng.random() < 0.5)
     method = rng.choice(["GET", "POST", "DELETE", "PUT"])
-    return Case(method, raw_path, raw_query, headers, b"" if method == "GET" else rng.choice(_BODIES))
+    body = b"" if method == "GET" else rng.choice(_BODIES)
+    return Case(method=method, raw_path=raw_path, raw_query=raw_query, headers=headers, body=body)
 
 
 CASE_LIST = [_case(random.Random(SEED + index)) for index in range(CASES)]
@@ -100,7 +95,7 @@ def _sdk_authorization(case: Case) -> str:
         schema="https",
         host=HOST,
         resource_path=case.raw_path,
-        query_params=case.query_pairs(),
+        query_params=_query_pairs(case),
         header_params=dict(case.headers),
         body=case.body,
     )
@@ -109,9 +104,12 @@ def _sdk_authorization(case: Case) -> str:
     return value
 
 
-def _authenticator() -> Authenticator:
+def _authenticate(case: Case, authorization: str) -> Identity:
+    """The emulator's gateway, its clock at the signing date, on ``case`` as received."""
     moment = datetime.strptime(SDK_DATE, SDK_DATE_FORMAT).replace(tzinfo=UTC)
-    return Authenticator(load_seed(demo_seed()), clock=Clock(moment.timestamp() - Clock().now()))
+    gateway = Authenticator(load_seed(demo_seed()), clock=Clock(moment.timestamp() - Clock().now()))
+    received = replace(case, headers={**case.headers, "Authorization": authorization})
+    return gateway.authenticate(received, project_id=PROJECT)
 
 
 @pytest.mark.parametrize("case", CASE_LIST, ids=[f"case{index}" for index in range(CASES)])
@@ -119,14 +117,7 @@ def test_the_sdk_the_kit_signer_the_emulator_and_the_client_agree(case: Case) ->
     expected = _sdk_authorization(case)
 
     by_kit = signer.sign(case.method, case.raw_path, case.headers, body=case.body, query=case.raw_query)
-    received = ReceivedRequest(
-        method=case.method,
-        raw_path=case.raw_path,
-        raw_query=case.raw_query,
-        headers={**case.headers, "Authorization": expected},
-        body=case.body,
-    )
-    identity = _authenticator().authenticate(received, project_id=PROJECT)
+    identity = _authenticate(case, expected)
     url = f"https://{HOST}{case.raw_path}" + (f"?{case.raw_query}" if case.raw_query else "")
     unsigned = {name: value for name, value in case.headers.items() if name not in {"Host", "X-Sdk-Date"}}
     request = httpx.Request(case.method, url, headers=unsigned, content=case.body)
@@ -213,13 +204,8 @@ def test_the_emulator_verifier_raises_the_gateway_error_for_a_wrong_signature() 
     case = CASE_LIST[0]
     good = _sdk_authorization(case)
     bad = good[:-1] + ("0" if good[-1] != "0" else "1")
-    received = ReceivedRequest(
-        method=case.method,
-        raw_path=case.raw_path,
-        raw_query=case.raw_query,
-        headers={**case.headers, "Authorization": bad},
-        body=case.body,
-    )
 
-    with pytest.raises(ApiError):
-        _authenticator().authenticate(received, project_id=PROJECT)
+    with pytest.raises(ApiError) as refused:
+        _authenticate(case, bad)
+
+    assert refused.value.status == 401 and refused.value.code == "APIGW.0301"

@@ -17,7 +17,9 @@ SHIPPED_ROOTS = ("provider", "policy", "toolchain")
 
 
 def _mypy() -> dict[str, Any]:
-    mypy: dict[str, Any] = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    mypy: dict[str, Any] = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "mypy"
+    ]
     return mypy
 
 
