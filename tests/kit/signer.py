@@ -1,8 +1,9 @@
 """The reference signer of the tests: SDK-HMAC-SHA256 written again from the published algorithm.
 
 It imports nothing from ``mrs_iam_sync`` (nor from the emulator's verifier, ``mrs_emulator.sdk_hmac``):
-a reference built on the code under test would agree with its bugs.  ``tests/unit/test_reference_signers.py``
-holds it, the emulator's verifier and the client to Huawei's own SDK signer.
+a reference built on the code under test would agree with its bugs.
+``tests/emulator/test_reference_signers.py`` holds it, the emulator's verifier and the client to
+Huawei's own SDK signer.
 
 Tests need it to sign what the client never sends (odd signed-header lists, no date, another key) and
 to check what a transport received the way a gateway would.
