@@ -17,7 +17,7 @@ Layout, one concern per module:
 * ``routes``: method + path -> handler; ``handlers``: the five endpoints;
 * ``backend``: state per project and cluster, no HTTP; ``clusters``: a cluster and its tasks;
 * ``payloads``: request bodies; ``jsonbody``: untrusted JSON within bounds; ``auth``: the gateway's
-  authentication;
+  authentication; ``sdk_hmac``: the signature it recomputes, its own code, not the client's;
 * ``errors``: codes and the error body; ``faults``: injected failures; ``reqlog``: the request log;
 * ``control``: the ``/_emulator/`` API; ``seed`` and ``persistence``: files;
 * ``app``: the WSGI pipeline; ``wsgi_server``: keep-alive HTTP/1.1 over sockets;

@@ -70,8 +70,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_values(namespace: argparse.Namespace) -> dict[str, Any]:
+    """The parsed flags as option values: one left unset whose field has a factory keeps the model's."""
+    factory_made = {name for name, field in EmulatorOptions.model_fields.items() if field.default_factory}
+    return {
+        key: value for key, value in vars(namespace).items() if value is not None or key not in factory_made
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    values = vars(build_parser().parse_args(argv))
+    values = flag_values(build_parser().parse_args(argv))
     verbose = values.pop("verbose")
     logging.basicConfig(
         stream=sys.stderr,

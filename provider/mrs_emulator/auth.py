@@ -2,10 +2,10 @@
 
 AK/SK verification rebuilds the canonical request from what was *received*
 (the raw path as sent, the raw query, the received values of the headers the
-client declared as signed, the raw body bytes) with the very functions the
-client signs with (:mod:`mrs_iam_sync.signing`).  A signer and a verifier
-that share canonicalisation cannot disagree about it; what this module adds
-is the gateway's policy around the signature:
+client declared as signed, the raw body bytes) with :mod:`mrs_emulator.sdk_hmac`,
+the algorithm as published and not the client's code, so that the client's
+signing bugs fail here.  What this module adds is the gateway's policy around
+the signature:
 
 * ``Authorization`` wins when both it and ``X-Auth-Token`` are present (the
   official SDK skips signing when ``Authorization`` is set; emulator choice);
@@ -34,25 +34,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Literal
-from urllib.parse import parse_qsl
 
 from pydantic import SecretStr
 
 from mrs_emulator.clock import Clock
 from mrs_emulator.errors import authentication_failed, not_authorized, token_must_be_updated
-from mrs_emulator.seed import Seed
-from mrs_iam_sync.signing import (
+from mrs_emulator.sdk_hmac import (
     ALGORITHM,
-    HEADER_AUTH_TOKEN,
     HEADER_DATE,
-    HEADER_PROJECT,
-    HEADER_SECURITY_TOKEN,
     SDK_DATE_FORMAT,
     canonical_request,
-    compute_signature,
+    expected_signature,
     parse_authorization,
-    string_to_sign,
 )
+from mrs_emulator.seed import Seed
+
+HEADER_PROJECT: Final = "X-Project-Id"
+HEADER_SECURITY_TOKEN: Final = "X-Security-Token"
+HEADER_AUTH_TOKEN: Final = "X-Auth-Token"
 
 AuthKind = Literal["aksk", "token", "none"]
 
@@ -188,26 +187,15 @@ class Authenticator:
         for name in signed:
             if request.header(name) is None:
                 raise authentication_failed(f"the signed header {name[:64]!r} is not in the request")
-        headers = {name: request.header(name) or "" for name in signed}
-        canonical = canonical_request(
-            method=request.method,
-            path=request.raw_path,
-            query=_query_pairs(request.raw_query),
-            headers=headers,
-            signed_headers=signed,
-            body=request.body,
-        )
-        expected = compute_signature(
-            credential.secret_key.get_secret_value(), string_to_sign(canonical, sdk_date)
+        received = [(name, request.header(name) or "") for name in signed]
+        expected = expected_signature(
+            secret_key=credential.secret_key.get_secret_value(),
+            sdk_date=sdk_date,
+            canonical=_canonical(request, received),
         )
         if not hmac.compare_digest(expected.encode("ascii"), parsed.signature.encode("utf-8")):
-            shown = canonical_request(
-                method=request.method,
-                path=request.raw_path,
-                query=_query_pairs(request.raw_query),
-                headers={name: MASK if name in _MASKED_HEADERS else value for name, value in headers.items()},
-                signed_headers=signed,
-                body=request.body,
+            shown = _canonical(
+                request, [(name, MASK if name in _MASKED_HEADERS else value) for name, value in received]
             )
             raise authentication_failed(
                 "verify aksk signature fail,canonicalRequest:" + shown.replace("\n", "|")
@@ -276,5 +264,11 @@ class Authenticator:
         return Identity(kind="token", principal=match.label)
 
 
-def _query_pairs(raw_query: str) -> list[tuple[str, str]]:
-    return parse_qsl(raw_query, keep_blank_values=True)
+def _canonical(request: ReceivedRequest, signed: list[tuple[str, str]]) -> str:
+    return canonical_request(
+        method=request.method,
+        raw_path=request.raw_path,
+        raw_query=request.raw_query,
+        signed=signed,
+        body=request.body,
+    )

@@ -24,10 +24,10 @@ from mrs_emulator.faults import FaultSpec
 from mrs_emulator.handlers import json_reply
 from mrs_emulator.jsonbody import JsonError, parse_json
 from mrs_emulator.options import OptionsError
+from mrs_emulator.sdk_hmac import SDK_DATE_FORMAT
 from mrs_emulator.seed import Name
 from mrs_emulator.validation import first_error
 from mrs_iam_sync.rules import CLUSTER_ID_PATTERN, CLUSTER_ID_RULE, PROJECT_ID_PATTERN, PROJECT_ID_RULE
-from mrs_iam_sync.signing import SDK_DATE_FORMAT
 
 _Model = TypeVar("_Model", bound=BaseModel)
 

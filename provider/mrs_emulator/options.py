@@ -62,7 +62,10 @@ class Option:
         return "--" + name.replace("_", "-") if self.flag == "" else self.flag
 
     def default_for_command_line(self, field: FieldInfo) -> Any:
-        return field.default if self.command_line_default is _SAME else self.command_line_default
+        """The flag's default; a field built by a factory has none there (``flag_values`` drops it)."""
+        if self.command_line_default is not _SAME:
+            return self.command_line_default
+        return None if field.default_factory is not None else field.default
 
 
 class EmulatorOptions(BaseModel):
@@ -99,7 +102,7 @@ class EmulatorOptions(BaseModel):
         dict[str, Annotated[float, Field(ge=0.0, le=MAX_SYNC_SECONDS, allow_inf_nan=False, strict=True)]],
         Option(
             "task durations of some clusters, overriding --sync-seconds there: JSON such as "
-            '\'{"<cluster id>": 30}\' (default: none)',
+            "'{\"<cluster id>\": 30}' (default: none)",
             live=True,
             metavar="JSON",
         ),

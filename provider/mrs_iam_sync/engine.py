@@ -121,7 +121,7 @@ class EngineLog:
                 logger.debug("no status messages to the engine at %s: %s", self._address, exc)
 
     def _connect(self) -> Any:
-        import grpc  # type: ignore[import-untyped]  # noqa: PLC0415 - only in the provider process
+        import grpc  # noqa: PLC0415 - only in the provider process
         from pulumi.runtime.proto import engine_pb2_grpc  # noqa: PLC0415
 
         self._stub = engine_pb2_grpc.EngineStub(grpc.insecure_channel(self._address or ""))

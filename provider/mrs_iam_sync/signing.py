@@ -1,10 +1,10 @@
-"""Huawei Cloud ``SDK-HMAC-SHA256`` request signing, for the client and the emulator alike.
+"""Huawei Cloud ``SDK-HMAC-SHA256`` request signing for the client.
 
-The pure functions are shared with the emulator on purpose: the gateway
-rebuilds the canonical request from what it received, so a verifier that uses
-the very same canonicalisation cannot drift from the signer.  The two
-``httpx.Auth`` classes are the only places that put credentials on a request,
-so no client method ever signs by hand.
+The emulator's gateway and the tests' reference signer implement the
+algorithm again on their own, so that a bug here fails the tests instead of
+being shared by the verifier.  The two ``httpx.Auth`` classes are the only
+places that put credentials on a request, so no client method ever signs by
+hand.
 
 The algorithm has no key derivation and no date scope: the signature is an
 HMAC of the secret key over a hash of the canonical request.  Everything that
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import parse_qsl, quote, unquote
@@ -107,35 +106,6 @@ def compute_signature(secret_key: str, string_to_sign: str) -> str:
 
 def authorization_header(*, access_key: str, signed_headers: Sequence[str], signature: str) -> str:
     return f"{ALGORITHM} Access={access_key}, SignedHeaders={';'.join(signed_headers)}, Signature={signature}"
-
-
-@dataclass(frozen=True)
-class ParsedAuthorization:
-    access_key: str
-    signed_headers: tuple[str, ...]
-    signature: str
-
-
-def parse_authorization(value: str) -> ParsedAuthorization | None:
-    """Return ``None`` rather than raising: to a gateway every malformed header is the same 401."""
-    prefix = ALGORITHM + " "
-    if not value.startswith(prefix):
-        return None
-    fields: dict[str, str] = {}
-    for part in value[len(prefix) :].split(","):
-        key, sep, field_value = part.strip().partition("=")
-        if not sep:
-            return None
-        fields[key] = field_value
-    access_key = fields.get("Access", "")
-    signed = fields.get("SignedHeaders", "")
-    signature = fields.get("Signature", "")
-    if not (access_key and signed and signature):
-        return None
-    names = tuple(signed.split(";"))
-    if any(not name for name in names):
-        return None
-    return ParsedAuthorization(access_key=access_key, signed_headers=names, signature=signature)
 
 
 def _utc_now() -> datetime:

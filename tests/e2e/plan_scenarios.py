@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from .harness import ANALYTICS, REPO, Emulator, Project, entry
+from kit.pulumi import REPO
+
+from .harness import ANALYTICS, Emulator, Project, entry
 
 DATA: Final = REPO / "tests" / "data" / "plan"
 _SCENARIO: Final[dict[str, Any]] = json.loads((DATA / "four-changes.scenario.json").read_text())

@@ -19,8 +19,9 @@ import pytest
 
 from kit.emulator import EmulatorProcess
 from kit.environment import subprocess_environment
+from kit.pulumi import REPO
 
-from .harness import ANALYTICS, REPO, Emulator, Project, entry, provider_config
+from .harness import ANALYTICS, Emulator, Project, entry, provider_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("plain-install")]
 

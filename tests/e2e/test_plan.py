@@ -13,9 +13,10 @@ import re
 import pytest
 import yaml
 
+from kit.pulumi import REPO
 from mrs_iam_sync.cli.outcome import Outcome
 
-from .harness import ANALYTICS, PROJECT_ID, REGION, REPO, SANDBOX, SANDBOX_FOREIGN, Emulator, Project, entry
+from .harness import ANALYTICS, PROJECT_ID, REGION, SANDBOX, SANDBOX_FOREIGN, Emulator, Project, entry
 from .plan_scenarios import (
     FORMATS,
     FOUR_AFTER,

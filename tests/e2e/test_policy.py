@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from .harness import ANALYTICS, PROJECT_ID, REPO, STACK, STREAMING, CliResult, Emulator, Project, entry
+from kit.pulumi import REPO
+
+from .harness import ANALYTICS, PROJECT_ID, STACK, STREAMING, CliResult, Emulator, Project, entry
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from mrs_iam_sync import signing
+from kit.signer import SDK_DATE_FORMAT
 
 OTHER_PROJECT = "ffffffffffffffffffffffffffffffff"
 """A well-formed project id that the demo seed does not have."""
@@ -45,7 +45,7 @@ def assert_error(response: httpx.Response, status: int, code: str, message: str 
 
 def sdk_now(offset_seconds: float = 0.0) -> str:
     moment = datetime.now(UTC) + timedelta(seconds=offset_seconds)
-    return moment.strftime(signing.SDK_DATE_FORMAT)
+    return moment.strftime(SDK_DATE_FORMAT)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -137,7 +139,7 @@ def test_a_body_of_exactly_12_mb_passes_the_gateway(api):
 def test_a_chunked_body_over_12_mb_is_refused_too(socket_emulator):
     api = socket_emulator.api()
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         for _ in range(13):
             yield b" " * (1024 * 1024)
 
@@ -226,7 +228,7 @@ def test_a_hundred_thousand_unknown_names_are_refused_with_a_short_message(make_
     assert len(text) < 300
 
 
-def _raw_answer(url: str, request: bytes) -> tuple[int, dict]:
+def _raw_answer(url: str, request: bytes) -> tuple[int, dict[str, Any]]:
     address = httpx.URL(url)
     with socket.create_connection((address.host, address.port), timeout=3) as sock:
         sock.sendall(request)

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from kit import signer
 from kit.api import cluster_path
 from kit.demo import (
     ANALYTICS,
@@ -27,13 +28,12 @@ from kit.demo import (
     temp_auth,
     token_auth,
 )
-from kit.signer import sign
+from kit.signer import SDK_DATE_FORMAT, sign
 from kit.vectors import vectors_by_version
 from mrs_emulator.auth import Authenticator, Identity, ReceivedRequest
 from mrs_emulator.clock import Clock
 from mrs_emulator.seed import load_seed
-from mrs_iam_sync import signing
-from mrs_iam_sync.signing import AkSkAuth
+from mrs_iam_sync.signing import AkSkAuth, TokenAuth
 
 from .helpers import OTHER_PROJECT, assert_error, sdk_now
 
@@ -58,17 +58,8 @@ def _vector_headers(vector: dict[str, Any]) -> dict[str, str]:
 
 
 def _expected_canonical(method: str, path: str, headers: dict[str, str], body: bytes, query: str = "") -> str:
-    signed = signing.parse_authorization(headers["Authorization"])
-    assert signed is not None
-    lowered = {name.lower(): value for name, value in headers.items()}
-    canonical = signing.canonical_request(
-        method=method,
-        path=path,
-        query=[tuple(pair.split("=", 1)) for pair in query.split("&") if pair],  # type: ignore[misc]
-        headers=lowered,
-        signed_headers=signed.signed_headers,
-        body=body,
-    )
+    signed = signer.parse(headers["Authorization"]).signed
+    canonical = signer.canonical_request(method, path, headers, signed, body=body, query=query)
     return canonical.replace("\n", "|")
 
 
@@ -94,12 +85,12 @@ def test_every_vector_verifies_at_the_gateway_layer(name):
     """V0 and V4 use paths and queries the API does not route; the verifier must accept them anyway."""
     vector = VECTORS[name]
     seed = load_seed(_vector_seed(vector))
-    moment = datetime.strptime(vector["x_sdk_date"], signing.SDK_DATE_FORMAT).replace(tzinfo=UTC)
+    moment = datetime.strptime(vector["x_sdk_date"], SDK_DATE_FORMAT).replace(tzinfo=UTC)
     clock = Clock(moment.timestamp() - Clock().now())
     received = ReceivedRequest(
         method=vector["method"],
         raw_path=vector["path"],
-        raw_query=signing.canonical_query([tuple(pair) for pair in vector["query"]]),
+        raw_query=signer.canonical_query([(name, value) for name, value in vector["query"]]),
         headers=_vector_headers(vector),
         body=vector["body"].encode(),
     )
@@ -410,8 +401,8 @@ def test_a_permanent_key_must_not_send_a_security_token(emulator):
 
 @pytest.mark.parametrize("auth", [demo_auth(OTHER_PROJECT), token_auth()], ids=["aksk", "token"])
 def test_x_project_id_must_match_the_path(emulator, auth):
-    if isinstance(auth, signing.TokenAuth):
-        auth = signing.TokenAuth(token=SecretStr(AUTH_TOKEN), project_id=OTHER_PROJECT)
+    if isinstance(auth, TokenAuth):
+        auth = TokenAuth(token=SecretStr(AUTH_TOKEN), project_id=OTHER_PROJECT)
 
     response = emulator.client(auth=auth).get(cluster_path())
 
@@ -454,7 +445,7 @@ def test_an_access_key_restricted_to_projects_gets_403_elsewhere(make_emulator):
 
 def test_a_token_scoped_to_another_project_must_be_updated(make_emulator):
     emulator = make_emulator(seed=_two_projects(tokens=[{"token": AUTH_TOKEN, "projects": [PROJECT]}]))
-    auth = signing.TokenAuth(token=SecretStr(AUTH_TOKEN), project_id=OTHER_PROJECT)
+    auth = TokenAuth(token=SecretStr(AUTH_TOKEN), project_id=OTHER_PROJECT)
 
     response = emulator.client(auth=auth).get(cluster_path("other-1", OTHER_PROJECT, "iam-sync"))
 

@@ -21,7 +21,7 @@ import pytest
 from kit.api import Api
 from kit.demo import ANALYTICS, PROJECT, SECRETS, demo_auth, demo_seed
 from kit.emulator import EmulatorProcess
-from mrs_emulator.__main__ import build_parser
+from mrs_emulator.__main__ import build_parser, flag_values
 from mrs_emulator.options import LIVE_SETTINGS, EmulatorOptions
 
 from .helpers import unwritable
@@ -142,7 +142,8 @@ def test_a_dropped_connection_leaves_no_trace_on_stderr(start):
     process.add_fault(kind="drop", count=2)
     api = Api(httpx.Client(base_url=process.url, auth=demo_auth()))
 
-    for call in (api.status, lambda: api.sync({"user_names": ["alice"]})):
+    calls: list[Callable[[], httpx.Response]] = [api.status, lambda: api.sync({"user_names": ["alice"]})]
+    for call in calls:
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             call()
     assert api.status().status_code == 200
@@ -178,7 +179,7 @@ def test_help_lists_every_flag():
 
 
 def test_the_flags_take_their_defaults_from_the_options_declaration():
-    values = vars(build_parser().parse_args([]))
+    values = flag_values(build_parser().parse_args([]))
     values.pop("verbose")
 
     assert EmulatorOptions.model_validate(values) == EmulatorOptions(port=8470)
@@ -271,7 +272,9 @@ def test_writes_that_cannot_be_saved_fail_change_nothing_and_stopping_still_exit
 
     with unwritable(directory):
         refused = api.sync({"user_names": ["bob"]})
-        patched = process.control("PATCH", f"projects/{PROJECT}/clusters/{ANALYTICS}", {"synced_users": ["x"]})
+        patched = process.control(
+            "PATCH", f"projects/{PROJECT}/clusters/{ANALYTICS}", {"synced_users": ["x"]}
+        )
         shown = api.show().json()
         code, out, err = process.stop()
 

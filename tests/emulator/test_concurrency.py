@@ -6,6 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kit.demo import ANALYTICS, SANDBOX, STREAMING
 
+from .conftest import EmulatorFactory
+
 USERS = ["alice", "bob", "carol", "erin", "frank"]
 
 
@@ -34,7 +36,7 @@ def test_concurrent_clients_get_answers_and_a_consistent_state(make_emulator):
     assert len(emulator.log()) == 8 * 15 * 3 + 6
 
 
-def test_of_simultaneous_syncs_exactly_one_starts_a_task(make_emulator):
+def test_of_simultaneous_syncs_exactly_one_starts_a_task(make_emulator: EmulatorFactory):
     emulator = make_emulator(sync_seconds=30)
 
     def attempt(index: int) -> int:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from kit.api import cluster_path
+from kit.emulator import LocalEmulator
 from mrs_emulator import start_emulator, wsgi_server
 from mrs_emulator.app import MAX_BODY_BYTES
 from mrs_emulator.wsgi_server import DRAIN_BYTES
@@ -82,7 +84,7 @@ class RawConnection:
 
 
 @pytest.fixture
-def url(socket_emulator) -> str:
+def url(socket_emulator: LocalEmulator) -> str:
     return socket_emulator.url
 
 
@@ -202,7 +204,7 @@ def test_a_404_whose_small_body_never_comes_closes_after_a_short_wait(connect):
 def test_httpx_reads_a_413_for_a_chunked_body_and_then_uses_a_new_connection(socket_emulator):
     client = socket_emulator.client()
 
-    def chunks():
+    def chunks() -> Iterator[bytes]:
         for _ in range(13):
             yield b" " * (1024 * 1024)
 

@@ -54,7 +54,7 @@ def test_every_option_is_documented(option):
 
 def _flag_rows() -> dict[str, str]:
     """``--flag`` -> the Default cell of its row in the command-line table."""
-    rows = {}
+    rows: dict[str, str] = {}
     for match in re.finditer(r"^\| `(--[\w-]+)[^|]*\| ([^|]+) \|", DOC, re.MULTILINE):
         rows.setdefault(match.group(1), match.group(2).strip().strip("`"))
     return rows

@@ -1,7 +1,9 @@
 """The boundary between the packages: a stack installs mrs_iam_sync, which never loads the emulator.
 
-The emulator may use ``mrs_iam_sync.signing`` and ``mrs_iam_sync.rules`` (one canonicalisation
-and one set of id rules for client and server), and nothing that brings in Pulumi.
+The emulator may use ``mrs_iam_sync.rules`` (one set of id rules for client and server), and
+nothing that brings in Pulumi.  It verifies signatures with its own code, and the test kit's
+reference signer is its own too: a reference that shared the client's signing code would agree
+with the client's bugs.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 
 PROVIDER = Path(__file__).resolve().parents[2] / "provider"
-SHARED_WITH_THE_EMULATOR = {"mrs_iam_sync", "mrs_iam_sync.signing", "mrs_iam_sync.rules"}
+KIT_SIGNER = Path(__file__).resolve().parents[1] / "kit" / "signer.py"
+SHARED_WITH_THE_EMULATOR = {"mrs_iam_sync", "mrs_iam_sync.rules"}
 
 
 def _modules(package: str) -> list[str]:
@@ -45,18 +48,25 @@ def _loaded_after_importing(modules: list[str]) -> set[str]:
     return set(json.loads(result.stdout))
 
 
-def _imported_names(package: str) -> dict[str, set[str]]:
-    """file -> every module named by an import statement in it, at any depth (lazy imports too)."""
+def _imports_of(path: Path) -> dict[str, set[str]]:
+    """module -> the names imported from it (empty for ``import module``) by every import statement
+    in the file, at any depth (lazy imports too)."""
     found: dict[str, set[str]] = {}
-    for path in sorted((PROVIDER / package).rglob("*.py")):
-        names: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
-        found[str(path.relative_to(PROVIDER))] = names
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found.setdefault(alias.name, set())
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.setdefault(node.module, set()).update(alias.name for alias in node.names)
     return found
+
+
+def _imported_names(package: str) -> dict[str, set[str]]:
+    """file -> every module named by an import statement in it."""
+    return {
+        str(path.relative_to(PROVIDER)): set(_imports_of(path))
+        for path in sorted((PROVIDER / package).rglob("*.py"))
+    }
 
 
 def test_importing_every_module_of_the_resource_loads_no_emulator_and_no_web_server():
@@ -80,7 +90,7 @@ def test_no_module_of_the_resource_names_the_emulator(path):
     assert not {name for name in names if name.split(".")[0] in {"mrs_emulator", "werkzeug"}}
 
 
-def test_the_emulator_uses_only_the_shared_signing_and_rules_of_the_resource():
+def test_the_emulator_uses_only_the_shared_rules_of_the_resource():
     used = {
         name
         for names in _imported_names("mrs_emulator").values()
@@ -89,4 +99,28 @@ def test_the_emulator_uses_only_the_shared_signing_and_rules_of_the_resource():
     }
 
     assert used <= SHARED_WITH_THE_EMULATOR
-    assert used  # the sharing is real: one canonicalisation, one set of id rules
+    assert used  # the sharing is real: one set of id rules
+
+
+def test_the_emulator_verifies_signatures_without_the_clients_signing_code():
+    """Checked in a fresh interpreter, so that an import through another module counts as well."""
+    code = (
+        "import json, sys, mrs_emulator.app, mrs_emulator.auth, mrs_emulator.control\n"
+        "print(json.dumps(sorted(name for name in sys.modules if name.startswith('mrs_iam_sync'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "mrs_iam_sync.signing" not in json.loads(result.stdout)
+
+
+def test_the_kit_signer_shares_no_code_with_the_client_or_the_emulator():
+    """From the rest of the kit it takes only the demo keys, which are data."""
+    imports = _imports_of(KIT_SIGNER)
+
+    assert not {name for name in imports if name.split(".")[0] in {"mrs_iam_sync", "mrs_emulator"}}
+    assert {name: used for name, used in imports.items() if name.split(".")[0] == "kit"} == {
+        "kit.demo": {"DEMO_AK", "DEMO_SK"}
+    }

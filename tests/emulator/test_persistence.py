@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,14 +27,16 @@ def _emulator(state: Path, **options) -> LocalEmulator:
     return LocalEmulator(create_app(state_file=state, **options))
 
 
-def _saved(path) -> dict:
-    return json.loads(path.read_text())
+def _saved(path: Path) -> dict[str, Any]:
+    saved: dict[str, Any] = json.loads(path.read_text())
+    return saved
 
 
-def _cluster(document: dict, cluster_id: str = ANALYTICS) -> dict:
+def _cluster(document: dict[str, Any], cluster_id: str = ANALYTICS) -> dict[str, Any]:
     [project] = [p for p in document["projects"] if p["id"] == PROJECT]
     [cluster] = [c for c in project["clusters"] if c["id"] == cluster_id]
-    return cluster
+    cluster_json: dict[str, Any] = cluster
+    return cluster_json
 
 
 def _refused(state: Path) -> str:
@@ -314,7 +317,7 @@ def test_a_change_that_would_make_the_state_file_too_large_is_refused(tmp_path, 
 # -- checked at start -----------------------------------------------------------------------------
 
 
-def _task(**changes) -> dict:
+def _task(**changes: Any) -> dict[str, Any]:
     return {
         "id": "t1",
         "kind": "sync",
@@ -328,7 +331,7 @@ def _task(**changes) -> dict:
     }
 
 
-def _document(*clusters: dict, projects: list | None = None) -> str:
+def _document(*clusters: dict[str, Any], projects: list[dict[str, Any]] | None = None) -> str:
     return json.dumps(
         {
             "format": "mrs-emulator-state/1",
@@ -338,7 +341,7 @@ def _document(*clusters: dict, projects: list | None = None) -> str:
     )
 
 
-def _named(cluster_id: str = ANALYTICS, **changes) -> dict:
+def _named(cluster_id: str = ANALYTICS, **changes: Any) -> dict[str, Any]:
     return {"id": cluster_id, "name": "n", **changes}
 
 

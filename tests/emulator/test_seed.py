@@ -94,8 +94,9 @@ def _broken(change) -> dict[str, Any]:
     return document
 
 
-def _project(document):
-    return document["projects"][0]
+def _project(document: dict[str, Any]) -> dict[str, Any]:
+    project: dict[str, Any] = document["projects"][0]
+    return project
 
 
 BROKEN = [

@@ -9,8 +9,8 @@ Each concern is declared here once and imported elsewhere:
 * ``api``: the five IAM-sync endpoints as a signed client calls them;
 * ``environment``: the variables a developer's shell must not pass into a test or its subprocesses,
   and a bare ``PATH`` for testing the toolchain scripts;
-* ``signer`` and ``vectors``: the reference signer built on ``mrs_iam_sync.signing`` and the SDK's
-  signing vectors;
+* ``signer`` and ``vectors``: the reference signer, written from the published algorithm and
+  independent of ``mrs_iam_sync``, and the SDK's signing vectors;
 * ``pulumi``: where the Pulumi CLI is, and the environment of a test's (or a benchmark's) Pulumi
   projects.
 

@@ -8,7 +8,7 @@ and the per-environment config files next to the stack configs.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,11 @@ def judge(
         resource_type, props, "urn:analytics", "analytics", no_options(), None, config
     )
     messages: list[str] = []
-    policy.validate(args, lambda message, urn=None: messages.append(message))
+
+    def report(message: str, urn: str | None = None) -> None:
+        messages.append(message)
+
+    policy.validate(args, report)
     return messages
 
 
@@ -126,7 +130,7 @@ def test_each_environment_allows_exactly_the_clusters_its_stack_declares(environ
     assert set(clusters[environment]) == declared
 
 
-def judge_stack(resources: list[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str | None]]:
+def judge_stack(resources: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str | None]]:
     """single-owner's (message, urn) pairs for ClusterIamSyncs given as (name, properties)."""
     args = StackValidationArgs(
         [
@@ -135,7 +139,11 @@ def judge_stack(resources: list[tuple[str, Mapping[str, Any]]]) -> list[tuple[st
         ]
     )
     reports: list[tuple[str, str | None]] = []
-    SINGLE_OWNER.validate(args, lambda message, urn=None: reports.append((message, urn)))
+
+    def report(message: str, urn: str | None = None) -> None:
+        reports.append((message, urn))
+
+    SINGLE_OWNER.validate(args, report)
     return reports
 
 

@@ -27,7 +27,9 @@ def stored_state() -> StoredState:
 
 
 @pytest.fixture(autouse=True)
-def fresh_provider_process(monkeypatch: pytest.MonkeyPatch, stored_state: StoredState) -> Iterator[ProviderProcess]:
+def fresh_provider_process(
+    monkeypatch: pytest.MonkeyPatch, stored_state: StoredState
+) -> Iterator[ProviderProcess]:
     """Each test starts as a new provider process would: no stack config, clients or declarations."""
     # configure() sets it for the provider process it normally runs in; keep it out of other tests.
     monkeypatch.setattr(sys, "tracebacklimit", getattr(sys, "tracebacklimit", 1000), raising=False)
@@ -54,7 +56,9 @@ def emulator(local_emulators: Callable[..., LocalEmulator]) -> LocalEmulator:
     return local_emulators(sync_seconds=0.05)
 
 
-def configure(provider: ClusterIamSyncProvider, emulator: LocalEmulator, *, secret_key: str = DEMO_SK) -> None:
+def configure(
+    provider: ClusterIamSyncProvider, emulator: LocalEmulator, *, secret_key: str = DEMO_SK
+) -> None:
     """Configure the provider from stack config aimed at ``emulator``, exactly as `pulumi up` hands it over."""
     raw = {
         "huaweicloud:region": REGION,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from kit.demo import PROJECT
 from kit.emulator import LocalEmulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
-from .conftest import CLUSTER, PROJECT
+from .conftest import CLUSTER
 
 
 def held(emulator: LocalEmulator, cluster: str = CLUSTER) -> tuple[list[str], list[str]]:

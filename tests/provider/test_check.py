@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from kit.demo import PROJECT
 from mrs_iam_sync.errors import ProvisioningError
 from mrs_iam_sync.inputs import UNKNOWN
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
-from .conftest import CLUSTER, PROJECT
+from .conftest import CLUSTER
 
 pytestmark = pytest.mark.usefixtures("offline_settings")
 

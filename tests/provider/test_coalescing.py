@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from kit.demo import demo_seed
+from kit.demo import PROJECT, demo_seed
 from kit.emulator import LocalEmulator
 from kit.process import StoredState, fresh_process, run_together
 from mrs_iam_sync.process import ProviderProcess
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
-from .conftest import CLUSTER, PROJECT, configure
+from .conftest import CLUSTER, configure
 from .helpers import checked, held
 
 

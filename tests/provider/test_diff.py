@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from kit.demo import PROJECT
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
-from .conftest import CLUSTER, OTHER_CLUSTER, PROJECT
+from .conftest import CLUSTER, OTHER_CLUSTER
 
 pytestmark = pytest.mark.usefixtures("offline_settings")
 

@@ -12,10 +12,10 @@ import time
 import dill
 import pytest
 
-from kit.demo import SANDBOX
+from kit.demo import PROJECT, SANDBOX
 from mrs_iam_sync.errors import ProvisioningError
 
-from .conftest import CLUSTER, OTHER_CLUSTER, PROJECT, configure
+from .conftest import CLUSTER, OTHER_CLUSTER, configure
 from .helpers import checked, held, writes
 
 

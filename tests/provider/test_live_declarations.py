@@ -9,10 +9,11 @@ from __future__ import annotations
 import threading
 import time
 
+from kit.demo import PROJECT
 from kit.emulator import LocalEmulator
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
-from .conftest import CLUSTER, PROJECT
+from .conftest import CLUSTER
 from .helpers import checked, held
 
 
@@ -26,6 +27,7 @@ def test_a_replacement_on_the_same_cluster_cancels_nothing(configured: ClusterIa
     old = configured.create(inputs)
     # `pulumi up --replace`: no diff, the new resource is created, then the old one deleted.
     configured.create(inputs)
+    assert old.outs is not None
     configured.delete(old.id, dict(old.outs))
     assert held(emulator)[0] == ["alice", "bob"]
     assert cancel_tasks(emulator) == []

@@ -47,7 +47,7 @@ def test_the_examples_access_part_declares_one_cluster_iam_sync_on_the_clusters_
     mocks = _Mocks()
     pulumi.runtime.set_mocks(mocks, preview=False)
 
-    @pulumi.runtime.test
+    @pulumi.runtime.test  # type: ignore[untyped-decorator]  # pulumi does not type it
     def run_example() -> None:
         # pulumi.runtime.test waits for every registration the example starts.
         cluster = SimpleNamespace(id=ANALYTICS)

@@ -78,7 +78,7 @@ def serve(module_dir: Path, extra_env: dict[str, str]) -> tuple[subprocess.Popen
 
 def create_concurrently(address: str) -> list[str]:
     """Send CONCURRENT creates at once; return the outcome of each ("ok" or the gRPC error)."""
-    import barrier_provider  # noqa: PLC0415 - written by the fixture
+    import barrier_provider  # type: ignore[import-not-found]  # noqa: PLC0415 - written by the fixture
 
     blob = base64.b64encode(dill.dumps(barrier_provider.BarrierProvider(), recurse=True)).decode()
     properties = struct_pb2.Struct()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from kit.demo import PROJECT
 from kit.emulator import LocalEmulator
 from kit.process import StoredState, fresh_process
 from mrs_iam_sync.checkpoint import StoredResource
@@ -19,7 +20,7 @@ from mrs_iam_sync.inputs import sketch
 from mrs_iam_sync.process import ProviderProcess
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
-from .conftest import CLUSTER, PROJECT, configure
+from .conftest import CLUSTER, configure
 from .helpers import checked, held
 
 
@@ -54,7 +55,7 @@ def test_a_delete_keeps_what_a_resource_only_the_checkpoint_knows_declares(
     created = configured.create(checked(configured, cluster_id=CLUSTER, user_names=["alice", "bob"]))
     stored_state.stored.append(stored("untouched", cluster_id=CLUSTER, user_names=["alice"]))
 
-    configured.delete(created.id, dict(created.outs))
+    configured.delete(created.id, dict(created.outs or {}))
 
     assert held(emulator)[0] == ["alice"]
     assert stored_state.reads == 1
@@ -70,9 +71,9 @@ def test_a_stored_resource_on_another_cluster_or_deleted_in_this_run_protects_no
         stored(second.id, cluster_id=CLUSTER, user_names=["alice"]),
     ]
 
-    configured.delete(second.id, dict(second.outs))  # first still declares alice: kept
+    configured.delete(second.id, dict(second.outs or {}))  # first still declares alice: kept
     assert held(emulator)[0] == ["alice"]
-    configured.delete(first.id, dict(first.outs))  # second was deleted in this run: cancelled
+    configured.delete(first.id, dict(first.outs or {}))  # second was deleted in this run: cancelled
 
     assert held(emulator)[0] == []
 
@@ -84,7 +85,7 @@ def test_an_unreadable_checkpoint_cancels_nothing_and_names_the_way_out(
     stored_state.unreadable = "the backend refused the read"
 
     with pytest.raises(ProvisioningError) as raised:
-        configured.delete(created.id, dict(created.outs))
+        configured.delete(created.id, dict(created.outs or {}))
 
     message = str(raised.value)
     assert "nothing was cancelled" in message and "alice" in message
@@ -101,5 +102,5 @@ def test_a_secret_list_in_the_checkpoint_cancels_nothing(
     )
 
     with pytest.raises(ProvisioningError, match="secret values"):
-        configured.delete(created.id, dict(created.outs))
+        configured.delete(created.id, dict(created.outs or {}))
     assert held(emulator)[0] == ["alice"]

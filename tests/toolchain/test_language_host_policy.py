@@ -292,9 +292,9 @@ def test_a_pack_that_exits_before_printing_its_port_fails_every_call_with_its_ex
 
     expected = f"the policy pack in {pack} exited with code 3 before printing its port"
     assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert expected in failure.value.details()
+    assert expected in (failure.value.details() or "")
     stream.wait_done()
-    assert stream.error is not None and expected in stream.error.details()
+    assert stream.error is not None and expected in (stream.error.details() or "")
     assert b"the pack cannot start: pulumi_policy is missing" in stream.stderr
     channel.close()
 
@@ -314,7 +314,7 @@ def test_a_pack_that_never_prints_its_port_is_ended_after_the_bound_with_a_clear
 
     assert time.monotonic() - started < 15
     assert failure.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-    assert failure.value.details().startswith(
+    assert (failure.value.details() or "").startswith(
         f"the policy pack in {pack} did not print its port within 1.5 s "
         "(PULUMI_STANDIN_POLICY_START_SECONDS sets the bound)"
     )
@@ -367,4 +367,4 @@ def test_run_plugin_refuses_plugins_other_than_policy_packs(start_host: Callable
         list(host.stub.RunPlugin(request, timeout=WAIT))
 
     assert failure.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "runs policy packs only, not 'resource' plugins" in failure.value.details()
+    assert "runs policy packs only, not 'resource' plugins" in (failure.value.details() or "")

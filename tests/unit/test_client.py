@@ -6,6 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from kit import signer
+from kit.demo import PROJECT
 from mrs_iam_sync import models
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
@@ -20,14 +22,12 @@ from mrs_iam_sync.errors import (
     TransportError,
     UnexpectedResponseError,
 )
-from mrs_iam_sync.signing import parse_authorization
 from mrs_iam_sync.transport import USER_AGENT
 
 from .helpers import (
     AUTH_TOKEN,
     BASE,
     ENDPOINT,
-    PROJECT,
     SECURITY_TOKEN,
     WHERE,
     FakeClock,
@@ -43,9 +43,7 @@ SYNC_ALICE = models.UpdateSyncRequest.of(user_names=["alice"])
 
 
 def _signed_headers(request: httpx.Request) -> tuple[str, ...]:
-    parsed = parse_authorization(request.headers["Authorization"])
-    assert parsed is not None
-    return parsed.signed_headers
+    return signer.parse(request.headers["Authorization"]).signed
 
 
 # -- what goes on the wire ---------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def test_engine_parallel_is_pulumi_parallel_else_four_per_cpu(
     assert engine_parallel(environ) == (8 if expected is None else expected)
 
 
-class FakeEngine(engine_pb2_grpc.EngineServicer):  # type: ignore[misc]
+class FakeEngine(engine_pb2_grpc.EngineServicer):
     def __init__(self) -> None:
         self.logs: list[engine_pb2.LogRequest] = []
 

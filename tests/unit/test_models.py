@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from kit.demo import PROJECT
 from kit.vectors import vectors_by_version
 from mrs_iam_sync import models
 from mrs_iam_sync.budget import Budget
@@ -13,11 +15,12 @@ from mrs_iam_sync.coordinator import wait_until_idle
 from mrs_iam_sync.errors import InvalidRequestError
 from mrs_iam_sync.target import ClusterRef
 
-from .helpers import CLUSTER, ENDPOINT, PROJECT, WHERE, Script
+from .helpers import CLUSTER, ENDPOINT, WHERE, Script
 
 
 def _vector_body(version: str) -> bytes:
-    return vectors_by_version()[version]["body"].encode("utf-8")
+    body: str = vectors_by_version()[version]["body"]
+    return body.encode("utf-8")
 
 
 def test_update_body_is_byte_identical_to_the_sdk():
@@ -93,7 +96,7 @@ def _to_address(**ids: object) -> Send:
     return send
 
 
-def _with_body(**values: object) -> Send:
+def _with_body(**values: Any) -> Send:
     """Start a sync on the test cluster with a body built from ``values``."""
 
     def send(client: MrsClient, budget: Budget) -> object:

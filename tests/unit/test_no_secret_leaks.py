@@ -16,16 +16,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from kit import signer
+from kit.demo import PROJECT
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.coordinator import wait_until_idle
 from mrs_iam_sync.errors import MrsError
 from mrs_iam_sync.models import CancelSyncRequest, ClusterAddress, UpdateSyncRequest
 from mrs_iam_sync.settings import resolve_settings
-from mrs_iam_sync.signing import AkSkAuth, TokenAuth, parse_authorization
+from mrs_iam_sync.signing import AkSkAuth, TokenAuth
 from mrs_iam_sync.target import ClusterRef
 
-from .helpers import AK, AUTH_TOKEN, ENDPOINT, PROJECT, SECURITY_TOKEN, SK, WHERE, FakeClock, make_settings
+from .helpers import AK, AUTH_TOKEN, ENDPOINT, SECURITY_TOKEN, SK, WHERE, FakeClock, make_settings
 
 CREDENTIALS = (AK, SK, SECURITY_TOKEN, AUTH_TOKEN)
 
@@ -67,7 +69,7 @@ SCENARIOS = [
     (0, "connect error"),
 ]
 
-SETTINGS_VARIANTS = {
+SETTINGS_VARIANTS: dict[str, dict[str, object]] = {
     "aksk": {},
     "temporary": {"security_token": SecretStr(SECURITY_TOKEN)},
     "token": {"access_key": None, "secret_key": None, "auth_token": SecretStr(AUTH_TOKEN)},
@@ -92,9 +94,9 @@ class Collector:
             error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
 
     def note_request(self, request: httpx.Request) -> None:
-        parsed = parse_authorization(request.headers.get("Authorization", ""))
-        if parsed is not None:
-            self.signatures.add(parsed.signature)
+        authorization = request.headers.get("Authorization")
+        if authorization is not None:
+            self.signatures.add(signer.parse(authorization).signature)
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ from mrs_iam_sync.cli.preview import (
     FullSync,
     Plan,
     PreviewFailed,
-    Principals,
     build_plan,
     parse_event_log,
 )
 from mrs_iam_sync.cli.render import COMMENT_BUDGET, MARKER_PREFIX, RENDERERS, markdown, text
+from mrs_iam_sync.principals import Principals
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "plan"
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -4,10 +4,9 @@ import json
 
 import pytest
 
+from kit.demo import PROJECT as P
 from mrs_iam_sync.errors import ConfigurationError
 from mrs_iam_sync.settings import Settings, resolve_settings
-
-from .helpers import PROJECT as P
 
 BASE_ENV = {
     "HW_REGION_NAME": "cn-north-4",
@@ -462,7 +461,7 @@ def test_describe_sources_names_places_not_values():
 def test_settings_are_frozen():
     settings = resolve_settings(environ=BASE_ENV)
     with pytest.raises(ValueError, match="frozen"):
-        settings.region = "x"  # type: ignore[misc]
+        settings.region = "x"
     assert isinstance(settings, Settings)
 
 

@@ -27,7 +27,6 @@ from e2e.harness import (  # noqa: E402
     ANALYTICS,
     ARCHIVE,
     MRS_IAM_SYNC,
-    REPO,
     SANDBOX,
     SPARE,
     STREAMING,
@@ -38,7 +37,7 @@ from e2e.harness import (  # noqa: E402
     provider_config,
 )
 from e2e.plan_scenarios import FORMATS, FOUR_AFTER, FOUR_BEFORE, GOLDEN_COMMIT  # noqa: E402
-from kit.pulumi import find_bin_dir  # noqa: E402
+from kit.pulumi import REPO, find_bin_dir  # noqa: E402
 from mrs_iam_sync.cli.pulumi_cli import EVENT_LOG_SWITCH, preview_arguments  # noqa: E402
 
 _VOLATILE = frozenset({"stackTrace", "sourcePosition", "created", "modified", "duration"})
