@@ -1,9 +1,10 @@
-"""Stacks deployed by an earlier release keep working: refresh and destroy load the provider from state.
+"""Stacks deployed by an earlier main keep working: refresh and destroy load the provider from state.
 
-``tests/data/compat/stack-0.1.0.json`` is the exported state of a stack deployed by the provider as it
-was at commit 06682f1 (see ``capture.py`` there). Its resources carry the pickled provider
-``mrs_iam_sync.provider.ClusterIamSyncProvider`` and that release's inputs and outputs; this code
-must preview it unchanged, refresh it and destroy it.
+``tests/data/compat/stack-<version>.json`` is the exported state of a stack deployed by the provider
+as it was at that commit (see ``capture.py`` there): ``0.1.0`` (06682f1), and ``f1d8dba``, the main
+before the round planner, with a full-sync resource that recorded nothing of what it brought. Their
+resources carry the pickled provider ``mrs_iam_sync.provider.ClusterIamSyncProvider`` and that
+code's inputs and outputs; this code must preview them unchanged, refresh them and destroy them.
 """
 
 from __future__ import annotations
@@ -15,16 +16,23 @@ from typing import Any
 import pytest
 import yaml
 
-from .harness import ANALYTICS, PROJECT_ID, REGION, STREAMING, Emulator, Project, entry
+from .harness import ANALYTICS, ARCHIVE, PROJECT_ID, REGION, STREAMING, Emulator, Project, entry
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE = Path(__file__).parents[1] / "data" / "compat" / "stack-0.1.0.json"
+FIXTURES = Path(__file__).parents[1] / "data" / "compat"
 
-DEPLOYED = [
-    entry("analytics", ANALYTICS, users=["heidi", "ivan"], groups=["guests"]),
-    entry("streaming", STREAMING, users=["judy"]),
-]
+DEPLOYED = {
+    "0.1.0": [
+        entry("analytics", ANALYTICS, users=["heidi", "ivan"], groups=["guests"]),
+        entry("streaming", STREAMING, users=["judy"]),
+    ],
+    "f1d8dba": [
+        entry("analytics", ANALYTICS, users=["heidi", "ivan"], groups=["guests"]),
+        entry("streaming", STREAMING, users=["judy"]),
+        entry("archive", ARCHIVE, is_all_sync=True),
+    ],
+}
 STACK_CONFIG = {"huaweicloud:region": REGION, "huaweicloud:project_id": PROJECT_ID}
 
 
@@ -45,18 +53,23 @@ def stored_resources(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_a_stack_deployed_by_release_0_1_0_previews_unchanged_refreshes_and_destroys(
-    bare_project: Project, emulator: Emulator
+@pytest.mark.parametrize("version", sorted(DEPLOYED))
+def test_a_stack_deployed_by_an_earlier_main_previews_unchanged_refreshes_and_destroys(
+    bare_project: Project, emulator: Emulator, version: str
 ) -> None:
-    state = json.loads(FIXTURE.read_text())
-    assert {r["outputs"]["__provider"] for r in stored_resources(state).values()} == {
-        stored_resources(state)["analytics"]["outputs"]["__provider"]
-    }
-    # The cluster holds what that stack synced, as the emulator it was made with did.
-    emulator.patch_cluster(ANALYTICS, synced_users=["heidi", "ivan"], synced_groups=["guests"])
-    emulator.patch_cluster(STREAMING, synced_users=["judy"], synced_groups=[])
+    state = json.loads((FIXTURES / f"stack-{version}.json").read_text())
+    old = stored_resources(state)
+    assert {r["outputs"]["__provider"] for r in old.values()} == {old["analytics"]["outputs"]["__provider"]}
+    # The clusters hold what that stack synced, as the emulator it was made with did.
+    for resource in old.values():
+        outputs = resource["outputs"]
+        emulator.patch_cluster(
+            outputs["cluster_id"],
+            synced_users=outputs["synced_user_names"],
+            synced_groups=outputs["synced_group_names"],
+        )
     document = yaml.safe_load(bare_project.stack_file_text())
-    document["config"] = {**STACK_CONFIG, "mrs-iam-sync:clusters": DEPLOYED}
+    document["config"] = {**STACK_CONFIG, "mrs-iam-sync:clusters": DEPLOYED[version]}
     bare_project.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
     bare_project.env.update(environment_for(emulator))
     imported = bare_project.root / "imported.json"
@@ -72,11 +85,16 @@ def test_a_stack_deployed_by_release_0_1_0_previews_unchanged_refreshes_and_dest
 
     assert preview.returncode == 0, preview
     assert after_refresh.returncode == 0, after_refresh
-    old = stored_resources(state)
-    assert set(refreshed) == {"analytics", "streaming"}
+    assert set(refreshed) == set(old)
     for name, resource in refreshed.items():
         assert resource["outputs"]["user_names"] == old[name]["outputs"]["user_names"]
         assert resource["outputs"]["__provider"] == old[name]["outputs"]["__provider"]
     assert bare_project.resources() == {}
     assert emulator.synced(ANALYTICS) == (set(), set())
     assert emulator.synced(STREAMING) == (set(), set())
+    if "archive" in old:  # a full sync has no owner: destroying it cancels nothing
+        outputs = old["archive"]["outputs"]
+        assert emulator.synced(ARCHIVE) == (
+            set(outputs["synced_user_names"]),
+            set(outputs["synced_group_names"]),
+        )
