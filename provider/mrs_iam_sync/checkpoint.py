@@ -15,7 +15,9 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -42,6 +44,10 @@ class StoredResource:
 class CheckpointSource(Protocol):
     def resources(self, urn: str | None) -> Sequence[StoredResource]:
         """Every ClusterIamSync of the stack that ``urn`` belongs to; raises CheckpointUnreadableError."""
+        ...
+
+    def prefetch(self, urn: str | None) -> None:
+        """Start reading in the background what ``resources`` will be asked for."""
         ...
 
 
@@ -96,18 +102,44 @@ def _pulumi_binary() -> str | None:
 
 
 class StackExport:
-    """Reads the checkpoint once per stack and provider process (a run's own changes are in its registry)."""
+    """Reads the checkpoint once per stack and provider process (a run's own changes are in its registry).
+
+    Any thread may ask; the first starts the read and the others wait for that same read, so a
+    delete can start it early (``prefetch``) and the round that needs it finds it done.
+    """
 
     def __init__(self) -> None:
-        self._cache: dict[str, list[StoredResource]] = {}
+        self._lock = threading.Lock()
+        self._reads: dict[str, Future[list[StoredResource]]] = {}
+
+    def prefetch(self, urn: str | None) -> None:
+        if urn is not None:
+            self._read(stack_of(urn), background=True)
 
     def resources(self, urn: str | None) -> Sequence[StoredResource]:
         if urn is None:
             raise CheckpointUnreadableError("the engine did not say which stack this call belongs to")
-        stack = stack_of(urn)
-        if stack not in self._cache:
-            self._cache[stack] = stored_resources(self._export(stack))
-        return self._cache[stack]
+        return self._read(stack_of(urn), background=False).result()
+
+    def _read(self, stack: str, *, background: bool) -> Future[list[StoredResource]]:
+        with self._lock:
+            found = self._reads.get(stack)
+            if found is not None:
+                return found
+            future: Future[list[StoredResource]] = Future()
+            self._reads[stack] = future
+
+        def read() -> None:
+            try:
+                future.set_result(stored_resources(self._export(stack)))
+            except CheckpointUnreadableError as exc:
+                future.set_exception(exc)
+
+        if background:
+            threading.Thread(target=read, name=f"mrs-iam-sync checkpoint {stack}", daemon=True).start()
+        else:
+            read()
+        return future
 
     @staticmethod
     def _export(stack: str) -> Mapping[str, Any]:

@@ -121,16 +121,20 @@ class ClusterCoordinator:
         protection: Protection,
         *,
         quiet: Callable[[float, float], None] | None = None,
+        warm: Callable[[str | None], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         autostart: bool = True,
         status: StatusBoard | None = None,
     ) -> None:
         """``quiet(seconds, at_most)`` waits for the engine to go quiet before a round (gathering);
-        with ``autostart`` off no worker thread runs and rounds run only through ``run_round``."""
+        ``warm(urn)`` waits for what deciding cancels needs (the checkpoint) before a round that
+        cancels, so the deletes arriving meanwhile share it; with ``autostart`` off no worker thread
+        runs and rounds run only through ``run_round``."""
         self.cluster = cluster
         self.client = client
         self._protection = protection
         self._quiet = quiet
+        self._warm = warm
         self._monotonic = monotonic
         self._autostart = autostart
         self._lock = threading.Lock()
@@ -200,6 +204,10 @@ class ClusterCoordinator:
                 last = self._last_round_seconds
             if self._quiet is not None and (settle or last is None or last >= GATHER_WORTH_SECONDS):
                 self._quiet(SETTLE_QUIET_SECONDS if settle else GATHER_QUIET_SECONDS, GATHER_MAX_SECONDS)
+            if settle and self._warm is not None:
+                with self._lock:
+                    urn = next((request.urn for request, _ in self._pending if request.urn), None)
+                self._warm(urn)
             with self._lock:
                 if not self._pending:
                     self._worker = None

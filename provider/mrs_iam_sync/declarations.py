@@ -21,6 +21,7 @@ for another resource) is not seen in time: the README states that limit.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -75,6 +76,15 @@ class Declarations:
         with self._changed:
             self._by_owner.pop(owner, None)
             self._seen.add(owner)
+
+    def prefetch(self, urn: str | None) -> None:
+        """A call that may cancel is coming: start reading the checkpoint, so its round need not wait."""
+        self._checkpoint.prefetch(urn)
+
+    def warm(self, urn: str | None) -> None:
+        """Wait for the checkpoint read (a round about to cancel gathers its neighbours meanwhile)."""
+        with contextlib.suppress(CheckpointUnreadableError):
+            self._checkpoint.resources(urn)
 
     def live_holdings(self, cluster: ClusterRef, *, owner: str) -> Principals:
         """What the resources this run has seen, ``owner`` aside, declare on ``cluster``."""

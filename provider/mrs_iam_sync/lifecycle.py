@@ -235,6 +235,8 @@ class Lifecycle:
         call.declare(after | previously_brought)
         # Switching a full sync on cancels nothing: the full sync brings every name back anyway.
         cancel = NOBODY if new.is_all_sync else named(old) - after
+        if cancel:
+            self.process.declarations.prefetch(call.urn)
         full_sync = new.is_all_sync and not old.is_all_sync
         with _rolled_back_on_failure(call, before=before):
             result = call.converge(
@@ -295,6 +297,7 @@ class Lifecycle:
 
     def _delete(self, id_: str, spec: SyncSpec, props: Mapping[str, Any]) -> None:
         call = ResourceCall(self.process, spec, owner=id_, urn=current_urn())
+        self.process.declarations.prefetch(call.urn)
         # From now on this resource declares nothing: another delete in flight may cancel what both held.
         self.process.declarations.withdraw(id_)
         try:

@@ -100,6 +100,7 @@ class ProviderProcess:
                     quiet=lambda quiet, at_most: self.declarations.wait_until_quiet(
                         quiet=quiet, at_most=at_most
                     ),
+                    warm=self.declarations.warm,
                     autostart=self._autostart_rounds,
                     status=self.status,
                 )

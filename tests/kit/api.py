@@ -31,7 +31,9 @@ class Api:
     def sync(self, body: Any = None, *, cluster: str = ANALYTICS, raw: bytes | None = None) -> httpx.Response:
         return self._write("POST", body, cluster, raw)
 
-    def cancel(self, body: Any = None, *, cluster: str = ANALYTICS, raw: bytes | None = None) -> httpx.Response:
+    def cancel(
+        self, body: Any = None, *, cluster: str = ANALYTICS, raw: bytes | None = None
+    ) -> httpx.Response:
         return self._write("DELETE", body, cluster, raw)
 
     def _write(self, method: str, body: Any, cluster: str, raw: bytes | None) -> httpx.Response:

@@ -31,6 +31,9 @@ class StoredState:
     unreadable: str | None = None
     reads: int = 0
 
+    def prefetch(self, urn: str | None) -> None:
+        pass
+
     def resources(self, urn: str | None) -> Sequence[StoredResource]:
         self.reads += 1
         if self.unreadable is not None:

@@ -58,7 +58,7 @@ def test_a_delete_keeps_what_a_resource_only_the_checkpoint_knows_declares(
     configured.delete(created.id, dict(created.outs or {}))
 
     assert held(emulator)[0] == ["alice"]
-    assert stored_state.reads == 1
+    assert stored_state.reads >= 1  # consulted (the round also waits for it before starting)
 
 
 def test_a_stored_resource_on_another_cluster_or_deleted_in_this_run_protects_nothing(

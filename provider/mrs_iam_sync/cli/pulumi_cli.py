@@ -96,9 +96,7 @@ def stack_config(stack: str | None) -> dict[str, Any]:
     command = [_pulumi(), "config", "--json", "--show-secrets"]
     if stack:
         command += ["--stack", stack]
-    result = subprocess.run(
-        command, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
-    )
+    result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
     if result.returncode != 0:
         raise PulumiFailed(f"pulumi config failed: {last_error(result.stderr)}")
     try:

@@ -181,6 +181,7 @@ def as_config(found: Sequence[Synced]) -> str:
             entry["group_names"] = list(item.groups)
         entries.append(entry)
     lines = ["  # Paste under `config:` of stacks/Pulumi.<stack>.yaml: declaring what is synced adopts it."]
+
     class StackFileStyle(yaml.SafeDumper):
         """Indents list items under their key, as the stack files in stacks/ do."""
 
