@@ -6,7 +6,8 @@ For the emulated API, in this order:
 2. gateway: body size (413 APIGW.0201), route (404 APIGW.0101), authentication
    (401 APIGW.0301/0307, 403 APIGW.0302);
 3. service: path ids, body, then state (400 12000002/12000003, 409 MRS.0409);
-4. ``after`` faults: the operation was applied, the answer is replaced or dropped;
+4. ``after`` faults: the operation was applied, the answer is replaced (an error or a malformed
+   success) or dropped;
 5. a request-log entry and, at INFO level, an access-log line on stderr.
 
 Every response carries ``X-Request-Id``.  No exception escapes as a
@@ -48,7 +49,7 @@ from mrs_emulator.errors import (
     error_response,
     internal_error,
 )
-from mrs_emulator.faults import Answer, Drop, FaultPlan
+from mrs_emulator.faults import MALFORMED_STATUS, Answer, Drop, FaultPlan, Malformed
 from mrs_emulator.handlers import ApiCall
 from mrs_emulator.reqlog import LogEntry
 
@@ -176,6 +177,9 @@ class EmulatorApp:
             match terminal.effect:
                 case Answer(error=error):
                     outcome.response, outcome.error_code = error_response(error, request_id), error.code
+                case Malformed(content=content):
+                    outcome.response = Response(content, status=MALFORMED_STATUS, mimetype="application/json")
+                    outcome.error_code = None
                 case Drop():
                     outcome.response = None
                     raise ConnectionDropped(f"connection dropped by injected fault {terminal.fault.id}")

@@ -1,4 +1,4 @@
-"""Injected faults: latency, throttling, server errors and dropped connections, for client retry tests.
+"""Injected faults: latency, throttling, server errors, dropped connections and malformed successes.
 
 A fault matches requests to the emulated API (never the control API) by
 optional method and path filters, and fires either with a probability
@@ -7,14 +7,18 @@ requests, or, with neither, on every matching request.
 
 Each request is planned once, when it arrives, consulting the faults in the
 order they were added: every firing ``latency`` fault adds its delay; the
-first firing terminal fault (``throttle``, ``server_error``, ``drop``)
-decides the outcome, and later terminal faults are not consulted (so they
-do not use up their count).
+first firing terminal fault (``throttle``, ``server_error``, ``drop``,
+``malformed``) decides the outcome, and later terminal faults are not
+consulted (so they do not use up their count).
 
 ``phase`` says when a fault acts.  ``before``: the request is not applied.
-``after`` (``server_error``, ``drop``, ``latency``): the operation IS
-applied, then the response is replaced, dropped or delayed: the ambiguous
-case a client must handle by reading state before retrying a POST/DELETE.
+``after`` (every kind but ``throttle``): the operation IS applied, then the
+response is replaced, dropped or delayed: the ambiguous case a client must
+handle by reading state before retrying a POST/DELETE.
+
+``malformed`` answers ``200`` with a body that is not the MRS API's answer
+(:data:`MALFORMED_BODIES`): what a proxy, a health page or a wrong port may
+send, and what a client must not read as "nothing is synced".
 
 What a kind does is one entry of :data:`EFFECTS`, which has an entry for
 every kind (a test holds it to that); the app acts on the resulting
@@ -25,6 +29,7 @@ fallback branch, so a kind without an entry cannot become something else.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import threading
 from collections.abc import Callable, Mapping
@@ -35,8 +40,26 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from mrs_emulator.errors import ApiError, injected_server_error, throttled
 
-FaultKind = Literal["latency", "throttle", "server_error", "drop"]
+FaultKind = Literal["latency", "throttle", "server_error", "drop", "malformed"]
 Phase = Literal["before", "after"]
+MalformedAnswer = Literal["empty_object", "empty_body", "wrong_type"]
+
+MALFORMED_STATUS: Final = 200
+MALFORMED_BODIES: Final[Mapping[MalformedAnswer, bytes]] = {
+    "empty_object": b"{}",
+    "empty_body": b"",
+    # Every field of the five answers, each with a JSON type the reference does not give it, so
+    # that one body is wrong for whichever endpoint the fault hits.
+    "wrong_type": json.dumps(
+        {
+            "user_names": "alice",
+            "group_names": "analysts",
+            "is_synchronizing": "false",
+            "is_synchronous": "false",
+            "state": 0,
+        }
+    ).encode(),
+}
 
 
 MAX_COUNT: Final = 1_000_000_000
@@ -57,6 +80,7 @@ class FaultSpec(BaseModel):
         default=0.0, ge=0.0, le=MAX_LATENCY_SECONDS, allow_inf_nan=False, strict=True
     )
     status: Literal[500, 502, 503] = 500
+    answer: MalformedAnswer = "empty_object"
     retry_after: int | None = Field(default=None, ge=0, le=MAX_RETRY_AFTER, strict=True)
     methods: tuple[str, ...] | None = None
     path_contains: str | None = None
@@ -131,8 +155,15 @@ class Drop:
     """The connection is cut without any response."""
 
 
-Effect = Delay | Answer | Drop
-"""Answer and Drop decide the outcome (terminal); Delay does not."""
+@dataclass(frozen=True)
+class Malformed:
+    """The request gets :data:`MALFORMED_STATUS` with this body instead of (or after) being applied."""
+
+    content: bytes
+
+
+Effect = Delay | Answer | Drop | Malformed
+"""Answer, Drop and Malformed decide the outcome (terminal); Delay does not."""
 
 EFFECTS: Final[Mapping[FaultKind, Callable[[Fault], Effect]]] = {
     "latency": lambda fault: Delay(fault.spec.latency_seconds),
@@ -141,6 +172,7 @@ EFFECTS: Final[Mapping[FaultKind, Callable[[Fault], Effect]]] = {
     ),
     "server_error": lambda fault: Answer(injected_server_error(fault.spec.status, fault.id)),
     "drop": lambda fault: Drop(),
+    "malformed": lambda fault: Malformed(MALFORMED_BODIES[fault.spec.answer]),
 }
 
 
@@ -149,7 +181,7 @@ class Terminal:
     """The fault that decides a request's outcome, and what it does."""
 
     fault: Fault
-    effect: Answer | Drop
+    effect: Answer | Drop | Malformed
 
 
 @dataclass(frozen=True)

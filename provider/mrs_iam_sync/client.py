@@ -16,11 +16,9 @@ from collections.abc import Callable
 from typing import Final, TypeVar, Unpack
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from mrs_iam_sync.budget import Budget
-from mrs_iam_sync.errors import UnexpectedResponseError, describe_request
 from mrs_iam_sync.models import (
     CancelSyncRequest,
     ClusterAddress,
@@ -41,20 +39,6 @@ _Model = TypeVar("_Model", bound=BaseModel)
 
 def _path(where: ClusterAddress, suffix: str) -> str:
     return f"/v2/{quote(where.project_id, safe='')}/clusters/{quote(where.cluster_id, safe='')}/{suffix}"
-
-
-def _parse(model: type[_Model], response: httpx.Response) -> _Model:
-    try:
-        return model.model_validate_json(response.content or b"{}")
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
-        raise UnexpectedResponseError(
-            status=response.status_code,
-            code=str(response.status_code),
-            message=f"{problems}; body: {response.text[:200]!r}",
-            request_id=response.headers.get("X-Request-Id"),
-            operation=describe_request(response.request),
-        ) from None
 
 
 class MrsClient:
@@ -124,7 +108,8 @@ class MrsClient:
     # -- plumbing ------------------------------------------------------------------------------------
 
     def _read(self, model: type[_Model], where: ClusterAddress, suffix: str, budget: Budget) -> _Model:
-        return _parse(model, self._transport.read(where, _path(where, suffix), budget=budget))
+        response = self._transport.read(where, _path(where, suffix), budget=budget)
+        return self._transport.decode(model, response, where)
 
     def _write(
         self,
@@ -149,4 +134,6 @@ class MrsClient:
         outcome = self._transport.write(
             method, where, _path(where, "iam-sync-user"), body, budget=budget, look=look
         )
-        return outcome if isinstance(outcome, SyncDispatch) else _parse(SyncDispatch, outcome)
+        if isinstance(outcome, SyncDispatch):
+            return outcome
+        return self._transport.decode(SyncDispatch, outcome, where)

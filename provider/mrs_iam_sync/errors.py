@@ -27,59 +27,15 @@ answer and from identifiers (project, cluster, host); credentials never reach
 them, and text echoed by the gateway is scrubbed of anything that looks like a
 credential because a rejected canonical request can contain signed headers.
 
-``error_from_response`` is the one place that turns a status into a class, so
-that every operation reports the same failure the same way.
+Which answer becomes which class is decided in :mod:`mrs_iam_sync.responses`;
+this module holds the classes only.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import ClassVar
 
-import httpx
-
-IAM_SYNC_ACTION: Final = "mrs:cluster:syncUser"
-CLUSTER_NOT_FOUND_CODES: Final = frozenset({"12000003", "0023"})
-"""MRS's codes for a cluster it does not know (the reference's candidates, unverified: both count).
-
-Nothing else means "the cluster is gone": a bare 404 may come from a proxy or a wrong host, and
-treating it as gone would make refresh forget, and destroy skip, principals that are still synced.
-"""
-_RAW_BODY_LIMIT: Final = 500
-_MESSAGE_LIMIT: Final = 2000
-_REDACTED: Final = "<redacted>"
-
-_MESSAGE_PAIRS: Final = (
-    ("error_code", "error_msg"),
-    ("errorCode", "errorMsg"),
-    ("code", "message"),
-    ("error_code", "message"),
-)
-"""Shapes seen across MRS V2 and the API gateway, tried in this order (the SDK's order, plus the last one)."""
-
-_CREDENTIAL_HEADER_LINE: Final = re.compile(
-    r"(?i)\b(x-security-token|x-auth-token|authorization)(\s*:\s*)[^|\r\n]*"
-)
-_SIGNATURE_FIELD: Final = re.compile(r"(?i)\b(signature=)[0-9a-f]+")
-_ACCESS_FIELD: Final = re.compile(r"(?i)\b(access=)[^,\s|]+")
-
-
-def scrub(text: str, *, secrets: Iterable[str] = ()) -> str:
-    """Remove known secrets and credential-shaped fragments from text we did not write ourselves."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, _REDACTED)
-    text = _CREDENTIAL_HEADER_LINE.sub(lambda m: m.group(1) + m.group(2) + _REDACTED, text)
-    text = _SIGNATURE_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)
-    return _ACCESS_FIELD.sub(lambda m: m.group(1) + _REDACTED, text)
-
-
-def _one_line(text: str, limit: int) -> str:
-    flat = " | ".join(line.strip() for line in text.strip().splitlines() if line.strip())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+from mrs_iam_sync.text import one_line
 
 
 class MrsError(Exception):
@@ -100,7 +56,7 @@ class InvalidRequestError(MrsError):
     def __init__(self, *, field: str, rule: str, value: object = None) -> None:
         self.field = field
         self.rule = rule
-        shown = "" if value is None else f" {_one_line(repr(value), 80)}"
+        shown = "" if value is None else f" {one_line(repr(value), 80)}"
         super().__init__(f"invalid {field}{shown}: {rule}")
 
 
@@ -178,11 +134,13 @@ class AuthenticationError(ApiError):
 
 class PermissionDeniedError(ApiError):
     headline = "permission denied"
+    action: ClassVar[str] = "mrs:cluster:syncUser"
+    """The documented IAM action that grants IAM sync."""
 
     def hint(self) -> str | None:
         if self.code in {"APIGW.0302", "APIGW.0306"}:
             return (
-                f"The IAM user needs the action {IAM_SYNC_ACTION}, for example through the "
+                f"The IAM user needs the action {self.action}, for example through the "
                 "MRS FullAccess policy or the Tenant Administrator role"
             )
         return "Check that the project is available to this IAM user in this region"
@@ -335,119 +293,3 @@ class ProtectionUnknownError(MrsError):
 
 class ProvisioningError(MrsError):
     """A lifecycle step failed; reported to the user as one readable message, without a traceback."""
-
-
-def _find_pair(body: Mapping[str, object]) -> tuple[str, str, Mapping[str, object]] | None:
-    """Depth-first: a flat pair wins over a nested one, as in the official SDK."""
-    for code_key, message_key in _MESSAGE_PAIRS:
-        if code_key in body and message_key in body:
-            return str(body[code_key]), str(body[message_key]), body
-    for value in body.values():
-        if isinstance(value, Mapping):
-            found = _find_pair(value)
-            if found is not None:
-                return found
-    return None
-
-
-@dataclass(frozen=True)
-class _ParsedBody:
-    code: str
-    message: str
-    request_id: str | None
-    coded: bool
-    """True when the body carried an error code pair, i.e. came from MRS or the API gateway."""
-
-
-def _parse_body(response: httpx.Response) -> _ParsedBody:
-    text = response.text
-    try:
-        body = json.loads(text) if text else None
-    except ValueError:
-        body = None
-    status = str(response.status_code)
-    if isinstance(body, Mapping):
-        found = _find_pair(body)
-        if found is not None:
-            code, message, holder = found
-            request_id = body.get("request_id") or holder.get("request_id")
-            return _ParsedBody(
-                code, _one_line(message, _MESSAGE_LIMIT), str(request_id) if request_id else None, True
-            )
-        request_id = body.get("request_id")
-        return _ParsedBody(
-            status, _one_line(text, _RAW_BODY_LIMIT), str(request_id) if request_id else None, False
-        )
-    return _ParsedBody(status, _one_line(text, _RAW_BODY_LIMIT), None, False)
-
-
-def parse_retry_after(response: httpx.Response) -> float | None:
-    """Only the delta-seconds form: the gateway is not known to send dates, and a bad value means none."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
-def _classify(status: int, code: str, *, coded: bool) -> type[ApiError]:
-    if status == 429 or code == "APIGW.0308":
-        return ThrottledError  # a proxy's or the gateway's, the answer is the same: wait and retry
-    if 400 <= status < 500 and not coded:
-        # Neither MRS nor the gateway answers an error without a code: this is a proxy, a plain web
-        # server or a typo in the host, and nothing (least of all "the cluster is gone") follows from it.
-        return UnexpectedResponseError
-    if status == 401 or code in {"APIGW.0301", "APIGW.0303", "APIGW.0305", "APIGW.0307"}:
-        return AuthenticationError
-    if status == 403:
-        return PermissionDeniedError
-    if code in CLUSTER_NOT_FOUND_CODES:
-        return ClusterNotFoundError
-    if status == 409:
-        return SyncInProgressError
-    if status >= 500:
-        return ServerError
-    if status >= 400:
-        return BadRequestError
-    return ApiError
-
-
-def describe_request(request: httpx.Request) -> str:
-    """Method and URL without the query: names the endpoint, so a wrong one is obvious in any message."""
-    url = request.url
-    return f"{request.method} {url.scheme}://{url.netloc.decode('ascii')}{url.path}"
-
-
-def _request_of(response: httpx.Response) -> httpx.Request | None:
-    try:
-        return response.request
-    except RuntimeError:  # a hand-built response has no request attached
-        return None
-
-
-def error_from_response(
-    response: httpx.Response,
-    *,
-    cluster_id: str | None = None,
-    project_id: str | None = None,
-    secrets: Iterable[str] = (),
-) -> ApiError:
-    """Classify an error answer; ``secrets`` are blanked from the echoed text as a last line of defence."""
-    parsed = _parse_body(response)
-    request = _request_of(response)
-    cls = _classify(response.status_code, parsed.code, coded=parsed.coded)
-    return cls(
-        status=response.status_code,
-        code=parsed.code,
-        message=scrub(parsed.message, secrets=secrets),
-        request_id=response.headers.get("X-Request-Id") or parsed.request_id,
-        operation=describe_request(request) if request is not None else None,
-        cluster_id=cluster_id,
-        project_id=project_id,
-        host=request.url.netloc.decode("ascii") if request is not None else None,
-        scheme=None if request is None else ("token" if "X-Auth-Token" in request.headers else "aksk"),
-        retry_after=parse_retry_after(response),
-    )

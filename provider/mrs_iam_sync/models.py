@@ -1,8 +1,11 @@
 """Request and response bodies of the five IAM-sync operations, with field names as on the wire.
 
-Requests are strict (unknown fields are a bug in our code); responses are
-lenient (unknown fields are ignored and a missing list is an empty list), since
-the service may grow fields and its error and edge behaviour is undocumented.
+Requests are strict (unknown fields are a bug in our code). Responses ignore
+unknown fields and read one missing list as empty, since the service may grow
+fields and its edge behaviour is undocumented; but a field of the wrong type, or
+an answer without the fields that make it that answer, is refused, because a
+success is acted on (a cluster read as empty is a cluster whose principals are
+forgotten).
 Field order follows the official SDK's models so that the serialised bytes
 match what that SDK sends; the server does not care, but comparing captures
 with the SDK's becomes trivial.
@@ -185,12 +188,25 @@ class _ResponseBody(BaseModel):
 class SyncDispatch(_ResponseBody):
     """Answer to start and cancel; ``synchronizing`` is the only documented state."""
 
-    state: str | None = None
+    state: StrictStr | None = None
 
 
 class SyncedPrincipals(_ResponseBody):
-    user_names: list[str] = Field(default_factory=list)
-    group_names: list[str] = Field(default_factory=list)
+    """ShowSyncIamUser's answer: one list may be missing or null, but not both keys.
+
+    A proxy or a health page answering ``200 {}`` would otherwise read as "nothing is synced",
+    and refresh would forget, and destroy skip, principals that are still on the cluster.
+    """
+
+    user_names: list[StrictStr] = Field(default_factory=list)
+    group_names: list[StrictStr] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_a_list(cls, value: object) -> object:
+        if isinstance(value, dict) and not {"user_names", "group_names"} & value.keys():
+            raise PydanticCustomError("no_lists", "carries neither user_names nor group_names")
+        return value
 
     @field_validator("user_names", "group_names", mode="before")
     @classmethod
@@ -200,10 +216,10 @@ class SyncedPrincipals(_ResponseBody):
 
 
 class SyncTaskStatus(_ResponseBody):
-    """Required field: guessing ``False`` on a malformed answer could start a second, concurrent sync."""
+    """Required and strict: guessing ``False`` from a malformed answer could start a second sync."""
 
-    is_synchronizing: bool
+    is_synchronizing: StrictBool
 
 
 class ClusterSyncStatus(_ResponseBody):
-    is_synchronous: bool
+    is_synchronous: StrictBool

@@ -10,6 +10,9 @@ the request, means it ran. When the cluster shows neither, a task that ran and f
 name looks exactly like a request that never started one, and the API has no task id to tell them
 apart, so the call fails as :class:`OutcomeUnknownError` rather than risk a second task. A 429 and
 a failure to connect are different: the request never reached MRS, so it is simply sent again.
+
+What an answer means (which error, and whether a success is a well-formed answer) is decided in
+:mod:`mrs_iam_sync.responses`; the transport only adds what it alone knows: the secrets to scrub.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Final, NoReturn, TypedDict, TypeVar, Unpack
 
 import httpx
+from pydantic import BaseModel
 
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.errors import (
@@ -31,13 +35,12 @@ from mrs_iam_sync.errors import (
     ServerError,
     ThrottledError,
     TransportError,
-    describe_request,
-    error_from_response,
-    scrub,
 )
 from mrs_iam_sync.models import ClusterAddress
+from mrs_iam_sync.responses import decode, describe_request, error_from_response
 from mrs_iam_sync.settings import Settings
 from mrs_iam_sync.signing import AkSkAuth, TokenAuth
+from mrs_iam_sync.text import scrub
 
 logger = logging.getLogger("mrs_iam_sync.client")
 
@@ -60,6 +63,7 @@ _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRYABLE_TRANSPORT: Final = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 Looked = TypeVar("Looked")
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class _Attempts:
@@ -210,6 +214,12 @@ class Transport:
                 ) from None
             except httpx.TransportError as exc:
                 self._give_up(exc, attempts)
+
+    def decode(self, model: type[Model], response: httpx.Response, where: ClusterAddress) -> Model:
+        """A success's body as ``model``; a body that is not that answer is an UnexpectedResponseError."""
+        return decode(
+            model, response, cluster_id=where.cluster_id, project_id=where.project_id, secrets=self._secrets
+        )
 
     # -- plumbing ---------------------------------------------------------------------------------
 

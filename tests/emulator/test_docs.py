@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -74,6 +75,15 @@ def test_the_documented_default_of_every_flag_is_the_real_one(action):
         assert float(documented) == action.default
     else:
         assert documented == action.default
+
+
+def test_every_fault_kind_and_malformed_answer_is_documented_with_its_body():
+    section = " ".join(DOC.split("## Faults", 1)[1].split("\n## ", 1)[0].split())
+
+    for name in (*get_args(faults.FaultKind), *faults.MALFORMED_BODIES):
+        assert f"`{name}`" in section, name
+    for body in faults.MALFORMED_BODIES.values():
+        assert not body or f"`{body.decode()}`" in section, body
 
 
 def test_the_connection_limits_in_the_doc_are_the_servers():

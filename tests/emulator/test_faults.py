@@ -1,4 +1,4 @@
-"""Injected faults: throttling, server errors, latency and dropped connections."""
+"""Injected faults: throttling, server errors, latency, dropped connections and malformed successes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,17 @@ import httpx
 import pytest
 
 from mrs_emulator import ConnectionDropped
-from mrs_emulator.faults import EFFECTS, Answer, Delay, Drop, Fault, FaultKind, FaultSpec
+from mrs_emulator.faults import (
+    EFFECTS,
+    MALFORMED_BODIES,
+    Answer,
+    Delay,
+    Drop,
+    Fault,
+    FaultKind,
+    FaultSpec,
+    Malformed,
+)
 
 from .helpers import assert_error
 
@@ -111,6 +121,44 @@ def test_latency_combines_with_a_terminal_fault(emulator, api):
     assert time.perf_counter() - started >= 0.05
 
 
+@pytest.mark.parametrize("answer", sorted(MALFORMED_BODIES))
+def test_a_malformed_fault_answers_200_with_its_body_in_place_of_the_listing(emulator, api, answer):
+    fault_id = _add(emulator, kind="malformed", answer=answer, methods=["GET"], count=1)
+
+    response, after = api.show(), api.show()
+
+    assert (response.status_code, response.content) == (200, MALFORMED_BODIES[answer])
+    assert after.json() == {"user_names": [], "group_names": []}
+    entry = emulator.log()[-2]
+    assert (entry["status"], entry["error_code"], entry["fault"]) == (200, None, fault_id)
+
+
+def test_the_wrong_type_answer_gives_every_answers_field_a_type_the_api_does_not_use(emulator, api):
+    _add(emulator, kind="malformed", answer="wrong_type")
+
+    real = {"user_names": list, "group_names": list, "is_synchronizing": bool, "is_synchronous": bool, "state": str}
+    wrong = api.status().json()
+
+    assert sorted(wrong) == sorted(real)
+    assert all(not isinstance(wrong[field], kind) for field, kind in real.items())
+
+
+def test_a_malformed_answer_after_a_post_hides_an_applied_operation(emulator, api):
+    _add(emulator, kind="malformed", phase="after", methods=["POST"], count=1)
+
+    response = api.sync({"user_names": ["alice"]})
+
+    assert (response.status_code, response.json()) == (200, {})
+    assert api.show().json() == {"user_names": ["alice"], "group_names": ["data-engineers"]}
+
+
+def test_a_malformed_answer_before_a_post_does_not_apply_it(emulator, api):
+    _add(emulator, kind="malformed", answer="empty_body", methods=["POST"], count=1)
+
+    assert api.sync({"user_names": ["alice"]}).content == b""
+    assert api.show().json() == {"user_names": [], "group_names": []}
+
+
 def test_faults_never_touch_the_control_api(emulator):
     _add(emulator, kind="server_error")
 
@@ -131,7 +179,14 @@ def test_faults_can_be_deleted_one_by_one_or_all(emulator, api):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"kind": "bogus"}, "kind: Input should be 'latency', 'throttle', 'server_error' or 'drop'"),
+        (
+            {"kind": "bogus"},
+            "kind: Input should be 'latency', 'throttle', 'server_error', 'drop' or 'malformed'",
+        ),
+        (
+            {"kind": "malformed", "answer": "html"},
+            "answer: Input should be 'empty_object', 'empty_body' or 'wrong_type'",
+        ),
         ({"kind": "throttle", "rate": 0.5, "count": 2}, "give rate or count, not both"),
         ({"kind": "throttle", "rate": 1.5}, "rate: Input should be less than or equal to 1"),
         ({"kind": "latency"}, "a latency fault needs latency_seconds > 0"),
@@ -218,6 +273,7 @@ def test_the_effect_table_has_an_entry_for_every_fault_kind():
         ({"kind": "throttle"}, Answer),
         ({"kind": "server_error", "status": 503}, Answer),
         ({"kind": "drop"}, Drop),
+        ({"kind": "malformed", "answer": "wrong_type"}, Malformed),
     ],
     ids=lambda value: value["kind"] if isinstance(value, dict) else value.__name__,
 )

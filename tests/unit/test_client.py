@@ -25,10 +25,12 @@ from mrs_iam_sync.errors import (
 from mrs_iam_sync.transport import USER_AGENT
 
 from .helpers import (
+    AK,
     AUTH_TOKEN,
     BASE,
     ENDPOINT,
     SECURITY_TOKEN,
+    SK,
     WHERE,
     FakeClock,
     Script,
@@ -196,6 +198,113 @@ def test_unexpected_body_raises_unexpected_response_error(client: MrsClient, scr
     with pytest.raises(UnexpectedResponseError) as caught:
         client.list_sync_status(WHERE, budget=budget)
     assert "is_synchronizing" in str(caught.value)
+
+
+# -- a success is believed only when it is a well-formed answer ----------------------------------------
+
+
+def _raw(status: int, content: bytes) -> httpx.Response:
+    return httpx.Response(status, content=content, headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        (b"{}", "it answered '{}'"),
+        (b"", "it answered an empty body"),
+        (b"[]", "body: Input should be an object"),
+        (b'"ok"', "it answered '\"ok\"'"),
+        (b'{"status": "UP"}', "body: carries neither user_names nor group_names"),
+        (b'{"user_names": "alice", "group_names": []}', "user_names: Input should be a valid array"),
+        (b'{"user_names": [1]}', "user_names.0: Input should be a valid string"),
+        (b'{"user_names": [], "group_names": {"g": 1}}', "group_names: Input should be a valid array"),
+    ],
+    ids=["empty-object", "empty-body", "array", "string", "other-object", "string-list", "number", "object"],
+)
+def test_a_listing_that_is_not_show_sync_iam_users_answer_is_refused_naming_the_endpoint(
+    client: MrsClient, script: Script, budget, content, shown
+):
+    script.expect("GET", "iam-sync-user", _raw(200, content))
+
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client.show_sync_iam_user(WHERE, budget=budget)
+
+    message = str(caught.value)
+    assert message.startswith(
+        f"GET {ENDPOINT}{BASE}/iam-sync-user: the endpoint did not answer like the MRS API: 200 "
+    )
+    assert shown in message
+    assert "nothing was concluded from this answer" in message
+    assert len(script.received) == 1  # not retried: another attempt would be answered the same
+
+
+@pytest.mark.parametrize(
+    ("body", "users", "groups"),
+    [
+        ({"user_names": ["u"]}, ["u"], []),
+        ({"user_names": None, "group_names": ["g"]}, [], ["g"]),
+        ({"group_names": []}, [], []),
+        ({"user_names": None, "group_names": None}, [], []),
+    ],
+    ids=["groups-missing", "users-null", "users-missing", "both-null"],
+)
+def test_one_missing_or_null_list_reads_as_empty(client: MrsClient, script: Script, budget, body, users, groups):
+    script.json("GET", "iam-sync-user", 200, body)
+
+    assert client.show_sync_iam_user(WHERE, budget=budget) == models.SyncedPrincipals(
+        user_names=users, group_names=groups
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "suffix", "content"),
+    [
+        ("list_sync_status", "iam-sync", b'{"is_synchronizing": "false"}'),
+        ("list_sync_status", "iam-sync", b'{"is_synchronizing": 0}'),
+        ("list_sync_status", "iam-sync", b'{"is_synchronizing": null}'),
+        ("list_sync_status", "iam-sync", b""),
+        ("list_sync_requirements", "iam-sync/is-synchronous", b'{"is_synchronous": "true"}'),
+        ("list_sync_requirements", "iam-sync/is-synchronous", b"{}"),
+    ],
+)
+def test_a_status_flag_must_be_a_json_boolean(client: MrsClient, script: Script, budget, call, suffix, content):
+    script.expect("GET", suffix, _raw(200, content))
+
+    with pytest.raises(UnexpectedResponseError, match=f"GET {ENDPOINT}{BASE}/{suffix}: "):
+        getattr(client, call)(WHERE, budget=budget)
+
+
+@pytest.mark.parametrize("content", [b"{}", b""], ids=["empty-object", "empty-body"])
+def test_a_dispatch_without_a_state_is_accepted_as_the_reference_allows(
+    client: MrsClient, script: Script, budget, content
+):
+    script.expect("POST", "iam-sync-user", _raw(202, content))
+
+    assert client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget) == models.SyncDispatch(state=None)
+
+
+@pytest.mark.parametrize("content", [b'{"state": 1}', b"[]", b"<html>accepted</html>"])
+def test_a_dispatch_of_the_wrong_shape_is_refused(client: MrsClient, script: Script, budget, content):
+    script.expect("DELETE", "iam-sync-user", _raw(202, content))
+
+    with pytest.raises(UnexpectedResponseError, match=f"DELETE {ENDPOINT}{BASE}/iam-sync-user: "):
+        client.cancel_sync_iam_user(WHERE, models.CancelSyncRequest.of(user_names=["alice"]), budget=budget)
+
+
+def test_a_refused_answer_shows_no_credentials_and_at_most_200_characters_of_the_body(
+    client: MrsClient, script: Script, budget
+):
+    echoed = f'{{"user_names": "{AK} {SK} Authorization: SDK-HMAC-SHA256 x", "pad": "{"x" * 500}"}}'
+    script.expect("GET", "iam-sync-user", _raw(200, echoed.encode()))
+
+    with pytest.raises(UnexpectedResponseError) as caught:
+        client.show_sync_iam_user(WHERE, budget=budget)
+
+    message = str(caught.value)
+    assert AK not in message and SK not in message and "SDK-HMAC" not in message
+    assert "<redacted>" in message
+    shown = message.split("it answered ", 1)[1].split(" (HTTP 200", 1)[0]
+    assert len(shown) <= 200 + 2  # the quotes of its repr
 
 
 def test_repr_and_close(budget):
@@ -471,7 +580,7 @@ def test_post_read_timeout_with_nothing_visible_is_an_unknown_outcome(client_fac
     client = client_factory(make_settings(max_retries=0))
     script.expect("POST", "iam-sync-user", httpx.ReadTimeout("timed out"))
     script.json("GET", "iam-sync", 200, {"is_synchronizing": False})
-    script.json("GET", "iam-sync-user", 200, {})
+    script.json("GET", "iam-sync-user", 200, {"group_names": []})
     with pytest.raises(OutcomeUnknownError, match=r"was lost \(ReadTimeout: timed out\)"):
         client.update_sync_iam_user(WHERE, SYNC_ALICE, budget=budget)
 

@@ -18,9 +18,9 @@ from mrs_iam_sync.errors import (
     ThrottledError,
     TransportError,
     UnexpectedResponseError,
-    error_from_response,
-    scrub,
 )
+from mrs_iam_sync.responses import error_from_response
+from mrs_iam_sync.text import scrub
 
 URL = "https://mrs.cn-north-4.myhuaweicloud.com/v2/p1/clusters/c1/iam-sync-user"
 

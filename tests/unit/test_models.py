@@ -60,10 +60,17 @@ def test_request_models_refuse_unknown_fields():
         models.CancelSyncRequest.model_validate({"is_all_sync": True})
 
 
-def test_synced_principals_tolerate_missing_null_and_extra_keys():
-    assert models.SyncedPrincipals.model_validate({}) == models.SyncedPrincipals(user_names=[], group_names=[])
+def test_synced_principals_tolerate_one_missing_or_null_list_and_extra_keys():
+    assert models.SyncedPrincipals.model_validate({"group_names": []}) == models.SyncedPrincipals(
+        user_names=[], group_names=[]
+    )
     parsed = models.SyncedPrincipals.model_validate({"user_names": None, "group_names": ["g"], "new_field": 1})
     assert parsed == models.SyncedPrincipals(user_names=[], group_names=["g"])
+
+
+def test_synced_principals_without_either_list_are_not_a_listing():
+    with pytest.raises(ValidationError, match="carries neither user_names nor group_names"):
+        models.SyncedPrincipals.model_validate({"state": "synchronizing"})
 
 
 def test_dispatch_state_is_optional():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,6 +12,7 @@ from typing import Any
 from mrs_iam_sync.cli import pulumi_cli
 from mrs_iam_sync.cli.outcome import CommandFailed, Outcome, add_command
 from mrs_iam_sync.cli.preview import PreviewFailed, build_plan, parse_event_log
+from mrs_iam_sync.cli.preview_document import load_preview
 from mrs_iam_sync.cli.render import FAILURE_RENDERERS, RENDERERS
 
 DESCRIPTION = """\
@@ -67,18 +67,8 @@ def _read(path: str) -> str:
         raise CommandFailed(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _digest(text: str, where: str) -> Mapping[str, Any]:
-    try:
-        document = json.loads(text)
-    except ValueError:
-        raise PreviewFailed(f"{where} is not the JSON of `pulumi preview --json`") from None
-    if not isinstance(document, dict):
-        raise PreviewFailed(f"{where} is not the JSON of `pulumi preview --json`")
-    return document
-
-
 def _from_saved(args: argparse.Namespace) -> tuple[Mapping[str, Any], Iterable[Mapping[str, Any]]]:
-    digest = _digest(_read(args.input), args.input)
+    digest = load_preview(_read(args.input), where="standard input" if args.input == "-" else args.input)
     events = parse_event_log(_read(args.policy_events)) if args.policy_events else ()
     return digest, events
 
@@ -105,7 +95,7 @@ def _plan(args: argparse.Namespace, extra: Sequence[str]) -> Outcome:
         returncode, stderr = preview.returncode, preview.stderr
         if not preview.digest.strip():
             raise PreviewFailed(f"pulumi preview failed: {pulumi_cli.last_error(preview.stderr)}")
-        digest = _digest(preview.digest, "the output of pulumi preview")
+        digest = load_preview(preview.digest, where="the output of pulumi preview")
         events = parse_event_log(preview.events)
     plan = build_plan(digest, events, stack=args.stack)
     if returncode != 0 and plan.outcome is not Outcome.POLICY_VIOLATION:
