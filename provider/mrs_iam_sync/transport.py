@@ -55,6 +55,10 @@ USER_AGENT: Final = f"pulumi-mrs-iam-sync/{_VERSION}"
 CONTENT_TYPE_BODY: Final = "application/json;charset=utf-8"
 CONTENT_TYPE_GET: Final = "application/json"
 
+CONNECT_TIMEOUT: Final = 10.0
+READ_TIMEOUT: Final = 60.0
+"""Seconds per request, each cut short to what is left of the call's budget; no user sets them."""
+
 BACKOFF_BASE: Final = 0.2
 BACKOFF_CAP: Final = 5.0
 
@@ -149,7 +153,7 @@ class Transport:
             auth=_auth_for(settings),
             transport=options.get("transport"),
             headers={"User-Agent": USER_AGENT},
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
             verify=not settings.insecure,
             follow_redirects=False,
         )
@@ -242,12 +246,12 @@ class Transport:
         raise final from None
 
     def _timeout(self, budget: Budget, operation: str) -> tuple[httpx.Timeout, float | None]:
-        """The configured timeouts, cut short to what is left of the budget.
+        """The request timeouts, cut short to what is left of the budget.
 
         Also returns what was left when the budget was what set the limit (None otherwise), so that a
         timeout it caused is reported as the budget running out, not as a network failure.
         """
-        read, connect = self.settings.read_timeout, self.settings.connect_timeout
+        read, connect = READ_TIMEOUT, CONNECT_TIMEOUT
         left = budget.remaining()
         if not budget.can_afford_a_request():
             raise OperationTimeoutError(operation=operation, budget_seconds=budget.seconds, left_seconds=left)

@@ -20,21 +20,21 @@ def _stack(**values: str) -> dict[str, str]:
     return {f"huaweicloud:{key}": value for key, value in values.items()}
 
 
+def _pinned(endpoint: str) -> dict[str, str]:
+    """Stack config that sets the MRS endpoint, the one way a user does."""
+    return {"huaweicloud:endpoints": json.dumps({"mrs": endpoint})}
+
+
+PINNED = _pinned("http://127.0.0.1:9")
+
+
 # -- precedence ---------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("explicit", "stack", "environ", "expected_region", "expected_source"),
+    ("stack", "environ", "expected_region", "expected_source"),
     [
         (
-            {"region": "cn-east-3"},
-            _stack(region="cn-south-1"),
-            {"HW_REGION_NAME": "ap-southeast-2"},
-            "cn-east-3",
-            "explicit argument region",
-        ),
-        (
-            {},
             _stack(region="cn-south-1"),
             {"HW_REGION_NAME": "ap-southeast-2"},
             "cn-south-1",
@@ -42,23 +42,21 @@ def _stack(**values: str) -> dict[str, str]:
         ),
         (
             {},
-            {},
             {"HW_REGION_NAME": "ap-southeast-2"},
             "ap-southeast-2",
             "environment variable HW_REGION_NAME",
         ),
         (
-            {"region": None},
-            _stack(region=""),
+            _stack(region=" "),
             {"HW_REGION_NAME": "ap-southeast-2"},
             "ap-southeast-2",
             "environment variable HW_REGION_NAME",
         ),
     ],
 )
-def test_region_precedence(explicit, stack, environ, expected_region, expected_source):
+def test_region_precedence(stack, environ, expected_region, expected_source):
     env = {**BASE_ENV, **environ}
-    settings = resolve_settings(explicit=explicit, stack_config=stack, environ=env)
+    settings = resolve_settings(stack_config=stack, environ=env)
     assert settings.region == expected_region
     assert settings.sources["region"] == expected_source
 
@@ -81,24 +79,15 @@ def test_project_id_precedence(stack, environ, expected):
 
 
 @pytest.mark.parametrize(
-    ("explicit", "stack", "environ", "expected_ak", "expected_sk"),
+    ("stack", "environ", "expected_ak", "expected_sk"),
     [
         (
-            {"access_key": "X_AK", "secret_key": "X_SK"},
-            _stack(access_key="S_AK", secret_key="S_SK"),
-            {"HW_ACCESS_KEY": "H_AK", "HW_SECRET_KEY": "H_SK"},
-            "X_AK",
-            "X_SK",
-        ),
-        (
-            {},
             _stack(access_key="S_AK", secret_key="S_SK"),
             {"HW_ACCESS_KEY": "H_AK", "HW_SECRET_KEY": "H_SK"},
             "S_AK",
             "S_SK",
         ),
         (
-            {},
             {},
             {
                 "HW_ACCESS_KEY": "H_AK",
@@ -109,12 +98,12 @@ def test_project_id_precedence(stack, environ, expected):
             "H_AK",
             "H_SK",
         ),
-        ({}, {}, {"HUAWEICLOUD_SDK_AK": "K_AK", "HUAWEICLOUD_SDK_SK": "K_SK"}, "K_AK", "K_SK"),
+        ({}, {"HUAWEICLOUD_SDK_AK": "K_AK", "HUAWEICLOUD_SDK_SK": "K_SK"}, "K_AK", "K_SK"),
     ],
 )
-def test_credential_precedence(explicit, stack, environ, expected_ak, expected_sk):
+def test_credential_precedence(stack, environ, expected_ak, expected_sk):
     env = {"HW_REGION_NAME": "cn-north-4", "HW_PROJECT_ID": P, **environ}
-    settings = resolve_settings(explicit=explicit, stack_config=stack, environ=env)
+    settings = resolve_settings(stack_config=stack, environ=env)
     assert settings.access_key is not None and settings.access_key.get_secret_value() == expected_ak
     assert settings.secret_key is not None and settings.secret_key.get_secret_value() == expected_sk
 
@@ -129,7 +118,7 @@ def test_credentials_are_taken_as_a_unit_from_one_level():
 
 def test_higher_level_keys_win_over_a_lower_level_token():
     env = {"HW_REGION_NAME": "cn-north-4", "HW_PROJECT_ID": P, "HW_AUTH_TOKEN": "tok"}
-    settings = resolve_settings(explicit={"access_key": "a", "secret_key": "s"}, environ=env)
+    settings = resolve_settings(stack_config=_stack(access_key="a", secret_key="s"), environ=env)
     assert settings.access_key is not None and settings.access_key.get_secret_value() == "a"
     assert settings.auth_token is None
 
@@ -157,19 +146,12 @@ def test_max_retries_and_insecure_precedence():
     settings = resolve_settings(stack_config=_stack(max_retries="2"), environ=env)
     assert settings.max_retries == 2
     assert settings.insecure is True
-    assert resolve_settings(explicit={"max_retries": 0}, environ=env).max_retries == 0
+    assert resolve_settings(stack_config=_stack(max_retries="0"), environ=env).max_retries == 0
 
 
 def test_defaults():
     settings = resolve_settings(environ=BASE_ENV)
     assert (settings.max_retries, settings.insecure) == (5, False)
-    assert (settings.connect_timeout, settings.read_timeout) == (10, 60)
-
-
-def test_explicit_timeouts():
-    explicit = {"connect_timeout": "2.5", "read_timeout": 30}
-    settings = resolve_settings(explicit=explicit, environ=BASE_ENV)
-    assert (settings.connect_timeout, settings.read_timeout) == (2.5, 30.0)
 
 
 def test_environ_defaults_to_the_process_environment(monkeypatch):
@@ -194,7 +176,7 @@ def test_environ_defaults_to_the_process_environment(monkeypatch):
     ],
 )
 def test_default_endpoint_per_region(region, endpoint):
-    settings = resolve_settings(explicit={"region": region}, environ=BASE_ENV)
+    settings = resolve_settings(stack_config=_stack(region=region), environ=BASE_ENV)
     assert settings.endpoint == endpoint
     assert settings.endpoint_explicit is False
 
@@ -223,12 +205,11 @@ def test_endpoints_without_mrs_entry_fall_back_to_the_region():
     )
 
 
-def test_explicit_endpoint_beats_stack_endpoints():
+def test_stack_endpoints_beat_the_sdk_region_variable():
     stack = {"huaweicloud:endpoints": '{"mrs": "https://stack.example.com"}'}
-    settings = resolve_settings(
-        explicit={"endpoint": "https://explicit.example.com"}, stack_config=stack, environ=BASE_ENV
-    )
-    assert settings.endpoint == "https://explicit.example.com"
+    env = {**BASE_ENV, "HUAWEICLOUD_SDK_REGION_MRS_CN_NORTH_4": "https://variable.example.com"}
+    settings = resolve_settings(stack_config=stack, environ=env)
+    assert settings.endpoint == "https://stack.example.com"
 
 
 def test_sdk_region_override_takes_the_first_of_a_list():
@@ -242,9 +223,9 @@ def test_sdk_region_override_takes_the_first_of_a_list():
     assert settings.sources["endpoint"] == "environment variable HUAWEICLOUD_SDK_REGION_MRS_CN_NORTH_4"
 
 
-def test_explicit_endpoint_needs_no_region():
+def test_a_configured_endpoint_needs_no_region():
     env = {key: value for key, value in BASE_ENV.items() if key != "HW_REGION_NAME"}
-    settings = resolve_settings(explicit={"endpoint": "http://127.0.0.1:9"}, environ=env)
+    settings = resolve_settings(stack_config=PINNED, environ=env)
     assert settings.region is None
     assert settings.endpoint == "http://127.0.0.1:9"
 
@@ -266,8 +247,8 @@ def test_for_target_recomputes_a_derived_endpoint():
     assert other.sources["project_id"] == "the resource's project_id"
 
 
-def test_for_target_keeps_an_explicit_endpoint():
-    settings = resolve_settings(explicit={"endpoint": "http://127.0.0.1:9"}, environ=BASE_ENV)
+def test_for_target_keeps_a_configured_endpoint():
+    settings = resolve_settings(stack_config=PINNED, environ=BASE_ENV)
     moved = settings.for_target(region="cn-east-3")
     assert moved.endpoint == "http://127.0.0.1:9"
     assert moved.region == "cn-east-3"
@@ -300,7 +281,7 @@ def test_missing_region_and_endpoint_says_how_to_set_them():
     error = _config_error(environ={"HW_PROJECT_ID": P, "HW_AUTH_TOKEN": "t"})
     assert error.setting == "region"
     assert str(error) == (
-        "region is not set, and no endpoint either: pass region=... explicitly; run "
+        "region is not set, and no endpoint either: run "
         "`pulumi config set huaweicloud:region <value>`; set HW_REGION_NAME; or give the MRS endpoint with "
         '`pulumi config set huaweicloud:endpoints \'{"mrs": "https://..."}\'`'
     )
@@ -329,17 +310,15 @@ def test_missing_credentials_lists_every_way():
 
 
 @pytest.mark.parametrize(
-    ("explicit", "stack", "environ", "setting", "fragment"),
+    ("stack", "environ", "setting", "fragment"),
     [
         (
-            {"access_key": "a"},
-            {},
+            _stack(access_key="a"),
             {"HW_SECRET_KEY": "s"},
             "secret_key",
-            "an access key is set in the explicit arguments without its secret key",
+            "an access key is set in the Pulumi stack config without its secret key",
         ),
         (
-            {},
             _stack(secret_key="s"),
             {},
             "access_key",
@@ -347,13 +326,11 @@ def test_missing_credentials_lists_every_way():
         ),
         (
             {},
-            {},
             {"HW_SECURITY_TOKEN": "st"},
             "security_token",
             "a security_token is set in the HW_* environment variables without",
         ),
         (
-            {},
             _stack(access_key="a", secret_key="s", auth_token="t"),
             {},
             "auth_token",
@@ -361,74 +338,73 @@ def test_missing_credentials_lists_every_way():
         ),
     ],
 )
-def test_incoherent_credentials(explicit, stack, environ, setting, fragment):
+def test_incoherent_credentials(stack, environ, setting, fragment):
     env = {"HW_REGION_NAME": "cn-north-4", "HW_PROJECT_ID": P, **environ}
-    error = _config_error(explicit=explicit, stack_config=stack, environ=env)
+    error = _config_error(stack_config=stack, environ=env)
     assert error.setting == setting
     assert fragment in str(error)
 
 
 @pytest.mark.parametrize(
-    ("explicit", "stack", "environ", "message"),
+    ("stack", "environ", "setting", "message"),
     [
         (
-            {},
             _stack(max_retries="many"),
             {},
+            "max_retries",
             "max_retries from stack config huaweicloud:max_retries must be a "
             "non-negative integer, got 'many'",
         ),
         (
             {},
-            {},
             {"HW_MAX_RETRIES": "-1"},
+            "max_retries",
             "max_retries from environment variable HW_MAX_RETRIES must be a non-negative integer, got '-1'",
         ),
         (
-            {"max_retries": True},
-            {},
-            {},
-            "max_retries from explicit argument max_retries must be a non-negative integer, got True",
-        ),
-        (
-            {},
             {},
             {"HW_INSECURE": "maybe"},
+            "insecure",
             "insecure from environment variable HW_INSECURE must be true or false, got 'maybe'",
         ),
         (
-            {"read_timeout": 0},
-            {},
-            {},
-            "read_timeout from explicit argument read_timeout must be a positive number of seconds",
-        ),
-        (
-            {},
             _stack(project_id="has-dash"),
             {},
+            "project_id",
             "project_id 'has-dash' from stack config huaweicloud:project_id "
             "must be 1 to 64 characters, letters and digits only",
         ),
-        ({"regoin": "cn-north-4"}, {}, {}, "unknown setting 'regoin'"),
-        ({}, {"huaweicloud:endpoints": "not json"}, {}, "huaweicloud:endpoints must be a JSON object"),
-        ({}, {"huaweicloud:endpoints": '["x"]'}, {}, "huaweicloud:endpoints must be a JSON object, not list"),
-        ({}, {"huaweicloud:endpoints": '{"mrs": 1}'}, {}, "the 'mrs' entry must be a string URL"),
         (
-            {"endpoint": "ftp://x"},
+            {"huaweicloud:endpoints": "not json"},
             {},
-            {},
-            "endpoint 'ftp://x' from explicit argument endpoint has the scheme 'ftp', not http or https",
+            "endpoint",
+            "huaweicloud:endpoints must be a JSON object",
         ),
         (
-            {"region": "cn_north_4"},
+            {"huaweicloud:endpoints": '["x"]'},
             {},
+            "endpoint",
+            "huaweicloud:endpoints must be a JSON object, not list",
+        ),
+        ({"huaweicloud:endpoints": '{"mrs": 1}'}, {}, "endpoint", "the 'mrs' entry must be a string URL"),
+        (
+            {"huaweicloud:endpoints": '{"mrs": "ftp://x"}'},
             {},
-            "region 'cn_north_4' from explicit argument region must look like",
+            "endpoint",
+            "endpoint 'ftp://x' from stack config huaweicloud:endpoints (mrs entry) has the scheme 'ftp', "
+            "not http or https",
+        ),
+        (
+            _stack(region="cn_north_4"),
+            {},
+            "region",
+            "region 'cn_north_4' from stack config huaweicloud:region must look like",
         ),
     ],
 )
-def test_invalid_values_name_key_and_source(explicit, stack, environ, message):
-    error = _config_error(explicit=explicit, stack_config=stack, environ={**BASE_ENV, **environ})
+def test_invalid_values_name_key_and_source(stack, environ, setting, message):
+    error = _config_error(stack_config=stack, environ={**BASE_ENV, **environ})
+    assert error.setting == setting
     assert message in str(error)
 
 
@@ -492,7 +468,7 @@ def test_a_malformed_endpoint_is_refused_naming_the_rule(endpoint, reason):
 
 def test_a_password_in_an_endpoint_is_never_echoed():
     with pytest.raises(ConfigurationError) as raised:
-        resolve_settings(explicit={"endpoint": "https://user:hunter2@mrs.example.com"}, environ=BASE_ENV)
+        resolve_settings(stack_config=_pinned("https://user:hunter2@mrs.example.com"), environ=BASE_ENV)
     assert "hunter2" not in str(raised.value)
     assert "has a user name in it" in str(raised.value)
 
@@ -506,7 +482,7 @@ def test_the_sdk_region_variable_obeys_the_same_rule():
 def test_a_malformed_variable_for_another_region_breaks_nothing():
     env = {**BASE_ENV, "HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3": "ftp://mrs.example.com"}
     assert resolve_settings(environ=env).endpoint == "https://mrs.cn-north-4.myhuaweicloud.com"
-    pinned = resolve_settings(explicit={"endpoint": "http://127.0.0.1:9"}, environ=env)
+    pinned = resolve_settings(stack_config=PINNED, environ=env)
     assert pinned.endpoint == "http://127.0.0.1:9"
     with pytest.raises(ConfigurationError, match="HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3"):
         resolve_settings(environ=env).for_target(region="ap-southeast-3")
