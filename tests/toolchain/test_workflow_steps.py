@@ -9,7 +9,8 @@ through the SDK's ``HUAWEICLOUD_SDK_REGION_MRS_<REGION>`` variables, with the se
 seed. The dev leg starts its own emulator with ``make emulator-start``, as on GitHub, on a port of
 this machine's choosing.
 
-Nothing is waited for by the clock: tasks take 0.1 s and every step runs to its end.
+Nothing is waited for by the clock: tasks take 0.1 s and every step runs to its end. ``ci.yml`` is
+not run here: its one step is ``make test``, which is what runs this file.
 """
 
 from __future__ import annotations

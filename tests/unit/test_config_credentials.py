@@ -1,7 +1,7 @@
 """``plan`` refuses a stack whose config keeps a credential for a real endpoint (cli/config_credentials).
 
 The rule runs on the config ``pulumi config --json --show-secrets`` returns; the real CLI's path
-through it is in tests/e2e/test_plan_config_credentials.py.
+through it, in the preview workflow, is in tests/toolchain/test_workflow_steps.py.
 """
 
 from __future__ import annotations
