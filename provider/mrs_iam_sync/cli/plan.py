@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mrs_iam_sync.cli import pulumi_cli
+from mrs_iam_sync.cli import config_credentials, pulumi_cli
 from mrs_iam_sync.cli.outcome import CommandFailed, Outcome, add_command
 from mrs_iam_sync.cli.preview import PreviewFailed, build_plan, parse_event_log
 from mrs_iam_sync.cli.preview_document import load_preview
@@ -91,6 +91,7 @@ def _plan(args: argparse.Namespace, extra: Sequence[str]) -> Outcome:
     if args.input:
         digest, events = _from_saved(args)
     else:
+        config_credentials.refuse_stored_credentials(args.stack)
         preview = pulumi_cli.preview(stack=args.stack, refresh=args.refresh, extra=extra)
         returncode, stderr = preview.returncode, preview.stderr
         if not preview.digest.strip():
