@@ -131,10 +131,10 @@ class _Parser:
     def _primary(self) -> object:
         kind, text = self._take()
         if text == "(":
-            value = self._or()
+            inner = self._or()
             if self._take()[1] != ")":
                 raise Unsupported(f"unbalanced parentheses in {self.text!r}")
-            return value
+            return inner
         if kind == "string":
             return text[1:-1].replace("''", "'")
         if kind == "number":
