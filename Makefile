@@ -47,7 +47,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 install: $(STAMP)
 
-$(PULUMI_BIN_FILE): toolchain/get-pulumi.sh toolchain/lib.sh toolchain/pulumi_language_python.py
+$(PULUMI_BIN_FILE): toolchain/get-pulumi.sh toolchain/lib.sh toolchain/pulumi_language_python.py $(CONSTRAINTS)
 	@mkdir -p .work
 	bash toolchain/get-pulumi.sh > $@.tmp && mv $@.tmp $@
 
