@@ -6,6 +6,16 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The exact versions the repository tests with; pyproject.toml has the ranges a stack installs.
+CONSTRAINTS := constraints.txt
+PIP_INSTALL = -m pip install --quiet --disable-pip-version-check
+# The consumer-repository suite runs a project outside the tree on a plain install of the built wheel,
+# once at the pinned versions and once at the lowest ones pyproject.toml declares.
+DIST := .work/dist
+WHEEL_STAMP := $(DIST)/.built
+PINNED_VENV := .work/venv-pinned
+LOWEST_VENV := .work/venv-lowest
+PACKAGE_FILES := pyproject.toml LICENSE docs/PYPI.md $(shell find provider -name '*.py' -o -name '*.yaml' -o -name py.typed)
 PULUMI_BIN_FILE := .work/pulumi-bin
 EMULATOR_PORT ?= 8470
 EMULATOR_PID := .work/emulator.pid
@@ -24,7 +34,8 @@ export PULUMI_HOME ?= $(CURDIR)/.work/pulumi-home
 export PULUMI_PARALLEL ?= 64
 PULUMI = PATH="$$(cat $(PULUMI_BIN_FILE)):$$PATH" pulumi
 
-.PHONY: help install pulumi emulator-start emulator-stop up down test lint lint-workflows bench clean
+.PHONY: help install pulumi emulator-start emulator-stop up down test lint lint-workflows bench clean \
+	wheel consumer-venvs constraints
 
 help:
 	@echo "make up     deploy the dev stack to the local MRS emulator (starts it)"
@@ -33,19 +44,49 @@ help:
 	@echo "make lint   ruff, mypy --strict, actionlint on .github/workflows"
 	@echo "make bench  benchmarks (bench/RESULTS.md)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,emulator,policy]'
+	$(VPY) $(PIP_INSTALL) --upgrade pip
+	$(VPY) $(PIP_INSTALL) -c $(CONSTRAINTS) -e '.[dev,emulator,policy]'
 	@touch $@
 
 install: $(STAMP)
 
-$(PULUMI_BIN_FILE): toolchain/get-pulumi.sh toolchain/lib.sh toolchain/pulumi_language_python.py
+$(PULUMI_BIN_FILE): toolchain/get-pulumi.sh toolchain/lib.sh toolchain/pulumi_language_python.py $(CONSTRAINTS)
 	@mkdir -p .work
 	bash toolchain/get-pulumi.sh > $@.tmp && mv $@.tmp $@
 
 pulumi: $(PULUMI_BIN_FILE)
+
+# Built from a copy of what the wheel holds, so that no build/ or egg-info lands in the checkout.
+$(WHEEL_STAMP): $(STAMP) $(PACKAGE_FILES)
+	rm -rf $(DIST) .work/wheel-src && mkdir -p $(DIST) .work/wheel-src/docs
+	cp -r pyproject.toml LICENSE provider .work/wheel-src/ && cp docs/PYPI.md .work/wheel-src/docs/
+	$(VPY) -m pip wheel --quiet --disable-pip-version-check --no-deps -w $(DIST) .work/wheel-src
+	rm -rf .work/wheel-src
+	@touch $@
+
+wheel: $(WHEEL_STAMP)
+
+$(PINNED_VENV)/.installed: $(WHEEL_STAMP) $(CONSTRAINTS)
+	rm -rf $(PINNED_VENV) && $(PYTHON) -m venv $(PINNED_VENV)
+	$(PINNED_VENV)/bin/python $(PIP_INSTALL) -c $(CONSTRAINTS) $(DIST)/*.whl
+	@touch $@
+
+$(LOWEST_VENV)/.installed: $(WHEEL_STAMP)
+	rm -rf $(LOWEST_VENV) && $(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python $(PIP_INSTALL) $$($(VPY) toolchain/lowest_requirements.py) $(DIST)/*.whl
+	@touch $@
+
+consumer-venvs: $(PINNED_VENV)/.installed $(LOWEST_VENV)/.installed
+
+# Re-resolves every range to its newest release and writes the result as the new constraints.
+constraints:
+	rm -rf .work/venv-constraints && $(PYTHON) -m venv .work/venv-constraints
+	.work/venv-constraints/bin/python $(PIP_INSTALL) '.[dev,emulator,policy,bench]'
+	{ grep '^#' $(CONSTRAINTS); .work/venv-constraints/bin/python -m pip freeze --exclude-editable \
+	  --disable-pip-version-check | grep -v '^pulumi-mrs-iam-sync'; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf .work/venv-constraints
 
 emulator-start: $(STAMP)
 	@mkdir -p .work
@@ -75,8 +116,9 @@ down: $(STAMP) $(PULUMI_BIN_FILE)
 	@if [ -d .work/state/.pulumi ]; then $(MAKE) --no-print-directory emulator-start && $(PULUMI) destroy --yes --skip-preview --stack dev --non-interactive; fi
 	@$(MAKE) --no-print-directory emulator-stop
 
-test: lint $(PULUMI_BIN_FILE)
-	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VENV)/bin/pytest -n 2 --dist loadgroup tests
+test: lint $(PULUMI_BIN_FILE) consumer-venvs
+	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" MRS_IAM_SYNC_PINNED_VENV="$(CURDIR)/$(PINNED_VENV)" \
+	  MRS_IAM_SYNC_LOWEST_VENV="$(CURDIR)/$(LOWEST_VENV)" $(VENV)/bin/pytest -n 2 --dist loadgroup tests
 
 lint: $(STAMP) lint-workflows
 	bash toolchain/check-tracked.sh
@@ -88,7 +130,7 @@ lint-workflows:
 	"$$(bash toolchain/get-actionlint.sh)" $(WORKFLOWS)
 
 bench: $(STAMP) $(PULUMI_BIN_FILE)
-	$(VPY) -m pip install --quiet --disable-pip-version-check -e '.[dev,emulator,policy,bench]'
+	$(VPY) $(PIP_INSTALL) -c $(CONSTRAINTS) -e '.[dev,emulator,policy,bench]'
 	PULUMI_BIN_DIR="$$(cat $(PULUMI_BIN_FILE))" $(VPY) bench/run.py
 
 clean: emulator-stop

@@ -11,9 +11,14 @@
 # The official Python language host cannot come from the Go module proxy at all:
 # its go.mod replaces github.com/pulumi/pulumi/pkg/v3 with a relative path, so it
 # was never installable as a module, from any mirror. A build from the proxy
-# therefore installs toolchain/pulumi_language_python.py, a stand-in that runs
+# therefore gets toolchain/pulumi_language_python.py, a stand-in that runs
 # programs (and policy packs) through Pulumi's own Python entry points, in its
-# place, and says so.
+# place, and says so. The stand-in needs grpc and Pulumi's generated stubs, which
+# a project's interpreter need not have: it runs under a virtualenv of its own.
+# The CLI, that virtualenv and the host's wrapper go into a directory of their
+# own, keyed by a hash of the host, its wrapper and the constraints its
+# virtualenv is installed with, so that a change to any of them builds a new one
+# and checkouts of different revisions never overwrite each other's.
 set -euo pipefail
 
 PULUMI_VERSION="${PULUMI_VERSION:-3.274.1}"
@@ -25,6 +30,11 @@ TARGET="$CACHE_ROOT/pulumi-v$PULUMI_VERSION"
 BIN="$TARGET/bin"
 WORK="$TARGET/build"
 REQUIRED=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python)
+HOST_SOURCE="$HERE/pulumi_language_python.py"
+CONSTRAINTS="$HERE/../constraints.txt"
+# What the stand-in imports (grpc, google.protobuf, pulumi.runtime.proto): pulumi brings the other two.
+STANDIN_REQUIREMENTS=(pulumi)
+OLD_STANDIN_MARK="$TARGET/standin-langhost"  # written by earlier versions of this script into $BIN
 GO_MODULE_SDK="github.com/pulumi/pulumi/sdk/v3"
 GO_MODULE_PKG="github.com/pulumi/pulumi/pkg/v3"
 
@@ -37,7 +47,7 @@ from_path() {
   local found dir ver
   found="$(command -v pulumi 2>/dev/null)" || return 1
   dir="$(dirname "$(readlink -f "$found")")"
-  [ "$dir" = "$BIN" ] && return 1
+  case "$dir" in "$TARGET"/*) return 1 ;; esac  # this script's own cache
   ver="$(PULUMI_SKIP_UPDATE_CHECK=true "$found" version 2>/dev/null | sed 's/^v//')" || return 1
   version_at_least "$ver" "$PULUMI_VERSION" || { say "pulumi $ver on PATH is older than $PULUMI_VERSION; not using it"; return 1; }
   complete_in "$dir" || { say "pulumi $ver on PATH has no Python language host beside it; not using it"; return 1; }
@@ -111,45 +121,80 @@ install_helper_scripts() {
   install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
 }
 
-install_standin_langhost() {
-  say "installing the stand-in Python language host (toolchain/pulumi_language_python.py)"
-  install -m 0644 "$HERE/pulumi_language_python.py" "$BIN/pulumi_language_python.py"
-  cat >"$BIN/pulumi-language-python" <<WRAPPER
+standin_wrapper() {  # the pulumi-language-python that runs the stand-in with the virtualenv beside it
+  cat <<WRAPPER
 #!/bin/sh
 # Stand-in for the official pulumi-language-python; see pulumi_language_python.py.
-# It needs a Python with the pulumi package: the project's .venv, or \$PULUMI_LANGHOST_PYTHON.
-py="\${PULUMI_LANGHOST_PYTHON:-}"
-if [ -z "\$py" ]; then
-  if [ -x "\$PWD/.venv/bin/python" ]; then py="\$PWD/.venv/bin/python"; else py=python3; fi
-fi
-exec "\$py" -u "\$(dirname "\$0")/pulumi_language_python.py" --version "$PULUMI_VERSION" "\$@"
+# It runs under its own virtualenv (../venv), whatever the project's interpreter is.
+here="\$(dirname "\$0")"
+exec "\$here/../venv/bin/python" -u "\$here/pulumi_language_python.py" --version "$PULUMI_VERSION" "\$@"
 WRAPPER
-  chmod 0755 "$BIN/pulumi-language-python"
-  touch "$TARGET/standin-langhost"
 }
 
-refresh_standin() {  # keep a cached stand-in in step with the checkout's copy
-  if [ -f "$TARGET/standin-langhost" ] && ! cmp -s "$HERE/pulumi_language_python.py" "$BIN/pulumi_language_python.py"; then
-    install_standin_langhost
+standin_key() {  # changes whenever the host, its wrapper or the versions its virtualenv gets change
+  { cat "$HOST_SOURCE" "$CONSTRAINTS"; standin_wrapper; printf '%s\n' "${STANDIN_REQUIREMENTS[@]}"; } \
+    | sha256sum | cut -c1-12
+}
+
+link_cli() {  # $1: the directory with the CLI and Pulumi's Python scripts; $2: where to link them
+  local name
+  # A hard link (or a copy), not a symlink: the CLI looks for bundled plugins next to its resolved path.
+  ln -f "$1/pulumi" "$2/pulumi" 2>/dev/null || cp "$1/pulumi" "$2/pulumi"
+  for name in pulumi-language-python-exec pulumi-resource-pulumi-python; do ln -sf "$1/$name" "$2/$name"; done
+}
+
+build_standin() {  # $1: the directory to create
+  local dir="$1"
+  mkdir -p "$dir/bin"
+  python3 -m venv "$dir/venv" >&2 || die "python3 -m venv failed; the stand-in language host needs Python 3.11 or newer with venv"
+  "$dir/venv/bin/python" -m pip install --quiet --disable-pip-version-check -c "$CONSTRAINTS" \
+    "${STANDIN_REQUIREMENTS[@]}" >&2 || die "could not install ${STANDIN_REQUIREMENTS[*]} into the stand-in's virtualenv (is PyPI reachable?)"
+  install -m 0644 "$HOST_SOURCE" "$dir/bin/pulumi_language_python.py"
+  standin_wrapper >"$dir/bin/pulumi-language-python"
+  chmod 0755 "$dir/bin/pulumi-language-python"
+  link_cli "$BIN" "$dir/bin"
+}
+
+with_standin() {  # prints the directory of the CLI with the stand-in host, building it once per key
+  local dir; dir="$TARGET/standin-$(standin_key)"
+  if ! complete_in "$dir/bin"; then
+    # Built aside and renamed into place, so that concurrent runs never see half a directory.
+    local tmp="$TARGET/.standin-build.$$"
+    say "installing the stand-in Python language host (toolchain/pulumi_language_python.py) in $dir"
+    rm -rf "$tmp"
+    build_standin "$tmp"
+    mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"  # another run finished first: use its copy
+    complete_in "$dir/bin" || die "the stand-in language host in $dir is incomplete"
   fi
+  echo "$dir/bin"
+}
+
+official_host_in() {  # $1 holds the CLI with an official language host (not an earlier script's stand-in)
+  complete_in "$1" && ! { [ "$1" = "$BIN" ] && [ -f "$OLD_STANDIN_MARK" ]; }
+}
+
+cli_built_in() {  # $1 holds a CLI built from the Go module proxy, with Pulumi's Python scripts
+  local name
+  for name in pulumi pulumi-language-python-exec pulumi-resource-pulumi-python; do [ -x "$1/$name" ] || return 1; done
 }
 
 from_go_proxy() {
   go_env
   build_cli
   install_helper_scripts
-  [ -x "$BIN/pulumi-language-python" ] || install_standin_langhost
-  complete_in "$BIN" || die "build finished but $BIN is incomplete"
+  cli_built_in "$BIN" || die "build finished but $BIN is incomplete"
 }
 
 main() {
-  if complete_in "$BIN"; then refresh_standin; echo "$BIN"; return; fi
+  if official_host_in "$BIN"; then echo "$BIN"; return; fi
+  if cli_built_in "$BIN"; then with_standin; return; fi
   if [ "${MRS_IAM_SYNC_IGNORE_PATH_PULUMI:-}" != "1" ]; then
     local dir; if dir="$(from_path)"; then echo "$dir"; return; fi
   fi
-  if ! from_installer; then from_go_proxy; fi
-  say "pulumi $("$BIN/pulumi" version) ready in $BIN"
-  echo "$BIN"
+  if from_installer; then echo "$BIN"; return; fi
+  from_go_proxy
+  say "pulumi $("$BIN/pulumi" version) built in $BIN"
+  with_standin
 }
 
 main "$@"

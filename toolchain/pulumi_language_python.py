@@ -18,8 +18,9 @@ can be put in the environment of ``python -u -m pulumi.policy <engine> <pack
 dir>``; every later analyzer call is relayed to that process (see
 :class:`PolicyPackRun`).
 
-It runs under a Python that has the ``pulumi`` package (for its generated
-gRPC stubs); the wrapper script next to it picks that interpreter.
+It runs under a virtualenv of its own with the ``pulumi`` package (for its generated gRPC stubs),
+which ``toolchain/get-pulumi.sh`` creates beside it; the program, and each policy pack, runs in the
+interpreter that its ``Pulumi.yaml`` names (see :func:`_virtualenv`).
 """
 
 from __future__ import annotations
@@ -63,21 +64,68 @@ STOP_GRACE_SECONDS = 5.0
 """How long a policy pack may take to exit after SIGTERM before it is killed."""
 
 
+class NoInterpreter(Exception):
+    """The interpreter that Pulumi.yaml's runtime options name does not exist or cannot be found."""
+
+
+def _nearest(start: Path, name: str) -> Path | None:
+    """The nearest directory from ``start`` upwards that holds ``name``."""
+    for directory in (start, *start.parents):
+        if (directory / name).exists():
+            return directory
+    return None
+
+
+def _poetry_virtualenv(directory: Path) -> Path:
+    """Where Poetry keeps the project's virtualenv: it alone knows (in-project, or its own cache)."""
+    try:
+        found = subprocess.run(
+            ["poetry", "env", "info", "--path"], cwd=directory, capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise NoInterpreter("Pulumi.yaml sets 'toolchain: poetry', but `poetry` is not on PATH") from None
+    path = found.stdout.strip()
+    if found.returncode != 0 or not path:
+        raise NoInterpreter(
+            f"`poetry env info --path` in {directory} found no virtualenv (run `poetry install` there "
+            f"first): {found.stderr.strip() or 'no output'}"
+        )
+    return Path(path)
+
+
+def _virtualenv(options: dict[str, Any], root: Path, program_dir: Path) -> Path | None:
+    """The program's virtualenv as the official host finds it for each ``toolchain``; None: no virtualenv.
+
+    ``pip`` (the default) uses ``virtualenv:`` relative to the project root, or the system Python;
+    ``uv`` uses ``virtualenv:`` too, else ``.venv`` beside the nearest ``uv.lock``, else beside the
+    nearest ``pyproject.toml``, else in the root; ``poetry`` asks Poetry in the program directory.
+    The interpreter then runs directly: unlike ``uv run`` and ``poetry install``, this host never
+    installs anything (``make`` or the project's own setup does).
+    """
+    toolchain = str(options.get("toolchain") or "pip")
+    virtualenv = str(options.get("virtualenv") or "")
+    if toolchain == "poetry":
+        return _poetry_virtualenv(program_dir)
+    if toolchain == "uv" and not virtualenv:
+        return (_nearest(root, "uv.lock") or _nearest(root, "pyproject.toml") or root) / ".venv"
+    if toolchain not in ("pip", "uv"):
+        raise NoInterpreter(f"Pulumi.yaml sets 'toolchain: {toolchain}'; known toolchains: pip, uv, poetry")
+    return root / virtualenv if virtualenv else None
+
+
 def _program_python(info: language_pb2.ProgramInfo) -> tuple[str, dict[str, str]]:
     """Choose the interpreter the program runs in, as Pulumi.yaml's runtime options ask."""
     env = dict(os.environ)
     options: dict[str, Any] = json_format.MessageToDict(info.options) if info.HasField("options") else {}
-    virtualenv = options.get("virtualenv")
-    if not virtualenv:
+    root = Path(info.root_directory or os.getcwd())
+    venv = _virtualenv(options, root, Path(info.program_directory or root))
+    if venv is None:
         return os.environ.get("PULUMI_PYTHON_CMD", "python3"), env
-    venv = Path(virtualenv)
-    if not venv.is_absolute():
-        venv = Path(info.root_directory or os.getcwd()) / venv
     python = venv / "bin" / "python"
     if not python.exists():
-        raise FileNotFoundError(
-            f"the 'virtualenv' option in Pulumi.yaml points to {venv}, which has no bin/python; "
-            "create it first (for this project: `make install`)"
+        raise NoInterpreter(
+            f"the program's virtualenv {venv} (from the runtime options in Pulumi.yaml) has no bin/python; "
+            "create it and install the program's dependencies first"
         )
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
@@ -292,7 +340,7 @@ class PolicyPackRun:
     def _run(self) -> None:
         try:
             python, base_env = _program_python(self._request.info)
-        except FileNotFoundError as exc:
+        except NoInterpreter as exc:
             # Before the proxy's port: the engine reports this as the plugin's failure to start.
             self._messages.put(_Finished(str(exc)))
             return
@@ -445,13 +493,13 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
 
     def InstallDependencies(self, request: Any, context: Any) -> Iterator[Any]:
         yield language_pb2.InstallDependenciesResponse(
-            stdout=b"dependencies are installed by `make install` (stand-in language host)\n"
+            stdout=b"the stand-in language host installs nothing: set up the project's virtualenv yourself\n"
         )
 
     def About(self, request: Any, context: Any) -> Any:
         try:
             python, _ = _program_python(request.info)
-        except FileNotFoundError:
+        except NoInterpreter:
             python = sys.executable
         return language_pb2.AboutResponse(
             executable=python,
@@ -494,7 +542,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
     def Run(self, request: Any, context: Any) -> Any:
         try:
             python, env = _program_python(request.info)
-        except FileNotFoundError as exc:
+        except NoInterpreter as exc:
             return language_pb2.RunResponse(error=str(exc))
         env["PULUMI_CONFIG"] = json.dumps(dict(request.config))
         env["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps(list(request.configSecretKeys))

@@ -31,18 +31,29 @@ In a test::
 
 from __future__ import annotations
 
-try:
-    import werkzeug  # noqa: F401 - only to turn a missing extra into a clear message
-except ModuleNotFoundError as missing:
-    raise ModuleNotFoundError(
-        "mrs_emulator needs the emulator extra: pip install 'pulumi-mrs-iam-sync[emulator]'",
-        name=missing.name,
-    ) from missing
+import importlib
+from typing import TYPE_CHECKING, Any, Final
 
-from mrs_emulator.app import ConnectionDropped, EmulatorApp
-from mrs_emulator.options import EmulatorOptions, OptionsError
-from mrs_emulator.seed import SeedError
-from mrs_emulator.server import EmulatorHandle, create_app, start_emulator
+if TYPE_CHECKING:
+    from mrs_emulator.app import ConnectionDropped, EmulatorApp
+    from mrs_emulator.options import EmulatorOptions, OptionsError
+    from mrs_emulator.seed import SeedError
+    from mrs_emulator.server import EmulatorHandle, create_app, start_emulator
+
+EXTRA_MISSING: Final = "mrs_emulator needs the emulator extra: pip install 'pulumi-mrs-iam-sync[emulator]'"
+"""What a plain install (no web stack) says instead of a traceback."""
+
+_EXPORTS: Final = {
+    "ConnectionDropped": "app",
+    "EmulatorApp": "app",
+    "EmulatorHandle": "server",
+    "EmulatorOptions": "options",
+    "OptionsError": "options",
+    "SeedError": "seed",
+    "create_app": "server",
+    "start_emulator": "server",
+}
+"""Resolved on first use, so that ``mrs-emulator`` can import its CLI and report a missing extra."""
 
 __all__ = [
     "ConnectionDropped",
@@ -54,3 +65,19 @@ __all__ = [
     "create_app",
     "start_emulator",
 ]
+
+
+def require_web_stack() -> None:
+    """Raise ModuleNotFoundError with :data:`EXTRA_MISSING` when the ``emulator`` extra is not installed."""
+    try:
+        import werkzeug  # noqa: F401, PLC0415 - only to turn a missing extra into a clear message
+    except ModuleNotFoundError as missing:
+        raise ModuleNotFoundError(EXTRA_MISSING, name=missing.name) from missing
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mrs_emulator' has no attribute {name!r}")
+    require_web_stack()
+    return getattr(importlib.import_module(f"mrs_emulator.{module}"), name)

@@ -9,8 +9,9 @@ Exit status: 0 after a stop (every acknowledged change is in the state file
 when ``--state`` is given: each was saved when it was made, so a last save
 that fails is only a warning); 2 when the seed, the state file or an option is
 refused (one line on stderr naming the file, the field and the reason: a
-state file that cannot be read or written, or that another emulator holds);
-1 when the address cannot be bound.
+state file that cannot be read or written, or that another emulator holds)
+and when the ``emulator`` extra is not installed (one line naming it); 1 when the address cannot be
+bound.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any, Literal, get_args, get_origin
 
+from mrs_emulator import require_web_stack
 from mrs_emulator.options import OPTIONS, EmulatorOptions, OptionsError, parse_options
 from mrs_emulator.persistence import StateFileError
 from mrs_emulator.seed import SeedError
-from mrs_emulator.server import start_emulator
 
 PROG = "mrs-emulator"
 
@@ -80,6 +81,12 @@ def flag_values(namespace: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     values = flag_values(build_parser().parse_args(argv))
+    try:
+        require_web_stack()
+    except ModuleNotFoundError as missing:
+        print(f"{PROG}: {missing}", file=sys.stderr)
+        return 2
+    from mrs_emulator.server import start_emulator  # noqa: PLC0415 - needs the extra checked above
     verbose = values.pop("verbose")
     logging.basicConfig(
         stream=sys.stderr,

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mrs_iam_sync.resource import ClusterIamSync
 
-__all__ = ["ClusterIamSync"]
+__all__ = ["ClusterIamSync", "__version__"]
+
+__version__ = "0.1.0"
+"""The package's version, stated only here: pyproject.toml reads it (setuptools' dynamic version)."""
 
 
 def __getattr__(name: str) -> Any:

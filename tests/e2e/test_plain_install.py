@@ -9,6 +9,7 @@ machine next to an infrastructure repository.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -25,8 +26,17 @@ from .harness import ANALYTICS, Emulator, Project, entry, provider_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("plain-install")]
 
+REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _name(requirement: str) -> str:
+    found = REQUIREMENT_NAME.match(requirement.strip())
+    assert found is not None, requirement
+    return found.group(0).lower()
+
+
 DECLARED = {
-    requirement.split("==")[0].strip().lower()
+    _name(requirement)
     for requirement in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
 }
 """The runtime dependencies a stack gets, as pyproject.toml declares them."""
@@ -41,7 +51,8 @@ PIP_TIMEOUT = 900.0
 def _copy_of_the_project(target: Path) -> Path:
     """What the build reads, copied: a build in the shared checkout would leave build/ and egg-info there."""
     target.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "LICENSE", "docs/PYPI.md"):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, target / name)
     shutil.copytree(
         REPO / "provider", target / "provider", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
@@ -106,7 +117,7 @@ def test_a_plain_install_brings_the_declared_dependencies_and_no_web_server(plai
         check=True,
         timeout=60,
     ).stdout.splitlines()
-    base = {line.split("==")[0].strip().lower() for line in requires if "extra ==" not in line}
+    base = {_name(line) for line in requires if "extra ==" not in line}
 
     assert base == DECLARED and not DECLARED & SERVERS
     installed = _installed(plain_venv)
@@ -123,10 +134,23 @@ def test_without_the_extra_the_emulator_says_which_extra_it_needs(plain_venv: Pa
         check=False,
     )
 
-    assert result.returncode != 0 and result.stdout == ""
-    assert (
-        "mrs_emulator needs the emulator extra: pip install 'pulumi-mrs-iam-sync[emulator]'" in result.stderr
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "mrs-emulator: mrs_emulator needs the emulator extra: pip install 'pulumi-mrs-iam-sync[emulator]'\n"
     )
+
+
+def test_a_plain_install_has_the_version_the_metadata_states_and_the_license(plain_venv: Path) -> None:
+    probe = (
+        "import importlib.metadata as m, mrs_iam_sync; d = m.distribution('pulumi-mrs-iam-sync'); "
+        "print(mrs_iam_sync.__version__, d.version, d.metadata['License-Expression'], "
+        "any(f.name == 'LICENSE' for f in d.files or ()))"
+    )
+    seen = subprocess.run(
+        [str(plain_venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    ).stdout.split()
+
+    assert seen[0] == seen[1] and seen[2:] == ["Apache-2.0", "True"]
 
 
 def test_a_stack_on_the_plain_install_deploys_and_destroys_against_an_emulator_from_elsewhere(

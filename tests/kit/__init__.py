@@ -12,7 +12,9 @@ Each concern is declared here once and imported elsewhere:
 * ``signer`` and ``vectors``: the reference signer, written from the published algorithm and
   independent of ``mrs_iam_sync``, and the SDK's signing vectors;
 * ``pulumi``: where the Pulumi CLI is, and the environment of a test's (or a benchmark's) Pulumi
-  projects.
+  projects;
+* ``consumer``: a consumer repository's project outside this one, and the virtualenvs (pinned and
+  lowest versions) holding a plain install of the built wheel that it runs with.
 
 The fixtures built on it (the autouse credential scrubber, ``local_emulators``) are in
 ``tests/conftest.py``.  Pytest puts ``tests/`` on ``sys.path`` (it has no ``__init__.py``), so the
