@@ -78,18 +78,19 @@ class EmulatedCluster(Resource):
 
 class LeadProvider(ResourceProvider):
     def create(self, props):
-        return CreateResult("lead-" + props["user"], {"user": props["user"]})
+        return CreateResult("lead-" + props["user"], {"user": props["user"], "login": props["user"]})
 
 
 class TeamLead(Resource):
-    user: pulumi.Output[str]
+    login: pulumi.Output[str]
+    # computed by create: not known to a preview
 
     def __init__(self, name, user):
-        super().__init__(LeadProvider(), name, {"user": user})
+        super().__init__(LeadProvider(), name, {"user": user, "login": None})
 
 
 cluster = EmulatedCluster("lake", config.get("generation") or "1")
-team_lead = TeamLead("lead", "heidi").user
+team_lead = TeamLead("lead", "heidi").login
 
 """
 
@@ -159,7 +160,7 @@ def test_a_cluster_and_its_access_in_one_program_preview_deploy_change_replace_a
     document = json.loads(plan.stdout)
     changes = [change for cluster in document["clusters"] for change in cluster["changes"]]
     assert [change["resource"] for change in changes] == ["lake-access"]
-    assert changes[0]["names_unknown"] and not changes[0]["cluster_known"]
+    assert changes[0]["names_unknown"] and not changes[0]["cluster_known"], json.dumps(document)
     assert changes[0]["sync"] == {"users": ["alice"], "groups": ["data-engineers"]}
 
     consumer.run("up", "--yes", "--non-interactive")  # with its preview
