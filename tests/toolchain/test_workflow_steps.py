@@ -40,7 +40,17 @@ from .workflow_runner import JobRun, Runner, Unsupported, condition, dump, evalu
 pytestmark = pytest.mark.e2e
 
 WORKFLOWS = REPO / ".github" / "workflows"
-COPIED = (".github", "stacks", "policy", "toolchain", "Makefile", "Pulumi.yaml", "__main__.py", "pyproject.toml")
+COPIED = (
+    ".github",
+    "stacks",
+    "policy",
+    "toolchain",
+    "Makefile",
+    "Pulumi.yaml",
+    "__main__.py",
+    "pyproject.toml",
+    "constraints.txt",
+)
 PASSPHRASE = "workflow-test-state-passphrase"
 OWNER_REPO = "example-org/mrs-iam-sync"
 SHA_1, SHA_2 = "1" * 40, "2" * 40
@@ -57,7 +67,11 @@ SECRETS = {
     "STATE_WRITER_SECRET_ACCESS_KEY": "state-writer-secret",
     "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
 }
-FOREIGN_COMMENT = {"id": 1, "user": {"login": "a-reviewer"}, "body": "<!-- mrs-iam-sync plan: stack dev -->\nquoted"}
+FOREIGN_COMMENT = {
+    "id": 1,
+    "user": {"login": "a-reviewer"},
+    "body": "<!-- mrs-iam-sync plan: stack dev -->\nquoted",
+}
 
 
 def free_port() -> int:
@@ -161,7 +175,13 @@ class World:
             "HW_SECRET_KEY": DEPLOY_KEYS[1],
         }
         return subprocess.run(
-            ["pulumi", *args], cwd=cwd or self.template, env=env, capture_output=True, text=True, timeout=300, check=True
+            ["pulumi", *args],
+            cwd=cwd or self.template,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
         )
 
 
@@ -183,19 +203,26 @@ def world(tmp_path: Path, pulumi_bin_dir: Path) -> Iterator[World]:
     (template / ".venv").symlink_to(REPO / ".venv")
     dev_port = free_port()
     dev_stack = template / "stacks" / "Pulumi.dev.yaml"
-    dev_stack.write_text(dev_stack.read_text().replace("http://127.0.0.1:8470", f"http://127.0.0.1:{dev_port}"))
+    dev_stack.write_text(
+        dev_stack.read_text().replace("http://127.0.0.1:8470", f"http://127.0.0.1:{dev_port}")
+    )
 
     seed = tmp_path / "cloud-seed.json"
     seed.write_text(json.dumps(cloud_seed()))
     cloud = EmulatorProcess(
-        "--seed", str(seed), "--sync-seconds", "0.1",
+        "--seed",
+        str(seed),
+        "--sync-seconds",
+        "0.1",
         logs=tmp_path / "cloud",
         command=[str(REPO / ".venv" / "bin" / "python"), "-m", "mrs_emulator"],
         project_id=stack_config("prod")["huaweicloud:project_id"],
     )
     stub_bin = tmp_path / "bin"
     stub_bin.mkdir()
-    (stub_bin / "gh").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).with_name("gh_stub.py")}" "$@"\n')
+    (stub_bin / "gh").write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).with_name("gh_stub.py")}" "$@"\n'
+    )
     (stub_bin / "gh").chmod(0o755)
     gh_dir = tmp_path / "gh"
     gh_dir.mkdir()
@@ -232,7 +259,13 @@ def pull_request(sha: str, *, head_repo: str = OWNER_REPO) -> dict[str, Any]:
 
 
 def push(sha: str) -> dict[str, Any]:
-    return {"repository": OWNER_REPO, "sha": sha, "token": "ghs_workflow_test_token", "event_name": "push", "event": {}}
+    return {
+        "repository": OWNER_REPO,
+        "sha": sha,
+        "token": "ghs_workflow_test_token",
+        "event_name": "push",
+        "event": {},
+    }
 
 
 def by_stack(runs: list[JobRun], job: str) -> dict[str, JobRun]:
@@ -247,7 +280,11 @@ def marker(stack: str) -> str:
 
 
 def test_the_expression_subset_evaluates_as_github_does_and_refuses_the_rest() -> None:
-    contexts = {"github": {"repository": "o/r"}, "steps": {"plan": {"outputs": {"code": "3"}}}, "matrix": {"stack": "dev"}}
+    contexts = {
+        "github": {"repository": "o/r"},
+        "steps": {"plan": {"outputs": {"code": "3"}}},
+        "matrix": {"stack": "dev"},
+    }
     status = {"success": False, "failure": True, "cancelled": False, "always": True}
 
     assert substitute("a-${{ matrix.stack }}-${{ github.event.pull_request.number }}", contexts) == "a-dev-"
@@ -255,7 +292,12 @@ def test_the_expression_subset_evaluates_as_github_does_and_refuses_the_rest() -
     assert evaluate("matrix.stack == 'DEV'", contexts) is True
     assert condition("steps.plan.outputs.code == '3'", contexts, status) is False
     assert condition("${{ !cancelled() && steps.plan.outputs.code == '3' }}", contexts, status) is True
-    for unsupported in ("contains(github.repository, 'o')", "fromJSON('1')", "github.repository[0]", "hashFiles('x')"):
+    for unsupported in (
+        "contains(github.repository, 'o')",
+        "fromJSON('1')",
+        "github.repository[0]",
+        "hashFiles('x')",
+    ):
         with pytest.raises(Unsupported):
             evaluate(unsupported, contexts)
     with pytest.raises(Unsupported):
@@ -265,7 +307,9 @@ def test_the_expression_subset_evaluates_as_github_does_and_refuses_the_rest() -
 # -- preview.yml --------------------------------------------------------------------------------------
 
 
-def test_preview_posts_one_comment_per_stack_then_edits_only_the_bots_own_on_the_next_push(world: World) -> None:
+def test_preview_posts_one_comment_per_stack_then_edits_only_the_bots_own_on_the_next_push(
+    world: World,
+) -> None:
     (world.gh_dir / "comments.json").write_text(json.dumps([FOREIGN_COMMENT]))
 
     first = world.run("preview.yml", github=pull_request(SHA_1))
@@ -275,9 +319,14 @@ def test_preview_posts_one_comment_per_stack_then_edits_only_the_bots_own_on_the
     second_calls = world.gh_calls()
 
     plans = by_stack(first, "plan")
-    assert {stack: run.status for stack, run in plans.items()} == dict.fromkeys(("dev", "staging", "prod"), "success"), dump(first)
+    assert {stack: run.status for stack, run in plans.items()} == dict.fromkeys(
+        ("dev", "staging", "prod"), "success"
+    ), dump(first)
     assert [run.status for run in first if run.job == "fork"] == ["skipped"]
-    assert [call["argv"][1:3] for call in first_calls] == [["--paginate", f"repos/{OWNER_REPO}/issues/7/comments"], ["--method", "POST"]] * 3
+    assert [call["argv"][1:3] for call in first_calls] == [
+        ["--paginate", f"repos/{OWNER_REPO}/issues/7/comments"],
+        ["--method", "POST"],
+    ] * 3
     assert all(call["token"] for call in first_calls)
     assert first_comments[0] == FOREIGN_COMMENT
     bot_comments = {comment["body"].splitlines()[0]: comment for comment in first_comments[1:]}
@@ -287,7 +336,11 @@ def test_preview_posts_one_comment_per_stack_then_edits_only_the_bots_own_on_the
 
     assert by_stack(second, "plan")["dev"].status == "success", dump(second)
     dev_id = bot_comments[marker("dev")]["id"]
-    assert [call["argv"][1:4] for call in second_calls][1] == ["--method", "PATCH", f"repos/{OWNER_REPO}/issues/comments/{dev_id}"]
+    assert [call["argv"][1:4] for call in second_calls][1] == [
+        "--method",
+        "PATCH",
+        f"repos/{OWNER_REPO}/issues/comments/{dev_id}",
+    ]
     after = world.comments()
     assert len(after) == len(first_comments) and after[0] == FOREIGN_COMMENT
     assert f"Computed for commit {SHA_2}." in next(item["body"] for item in after if item["id"] == dev_id)
@@ -298,18 +351,24 @@ def test_preview_fails_on_a_policy_violation_and_on_keys_in_a_team_stacks_config
 ) -> None:
     policy = world.template / "stacks" / "policy.staging.json"
     narrowed = json.loads(policy.read_text())
-    narrowed["allowed-clusters"]["clusters"]["staging"] = narrowed["allowed-clusters"]["clusters"]["staging"][:1]
+    narrowed["allowed-clusters"]["clusters"]["staging"] = narrowed["allowed-clusters"]["clusters"]["staging"][
+        :1
+    ]
     policy.write_text(json.dumps(narrowed))
     # prod's keys are for its real endpoint here (the rule exempts an emulator's), never called: plan refuses first.
     del world.machine_env["HUAWEICLOUD_SDK_REGION_MRS_AP_SOUTHEAST_3"]
     prod_stack = world.template / "stacks" / "Pulumi.prod.yaml"
     prod_stack.write_text(
         prod_stack.read_text().replace(
-            "config:\n", "config:\n  huaweicloud:access_key: AKKEPTINCONFIG\n  huaweicloud:secret_key: sk-kept-in-config\n", 1
+            "config:\n",
+            "config:\n  huaweicloud:access_key: AKKEPTINCONFIG\n  huaweicloud:secret_key: sk-kept-in-config\n",
+            1,
         )
     )
 
-    runs = by_stack(world.run("preview.yml", github=pull_request(SHA_1), matrix={"stack": ["staging", "prod"]}), "plan")
+    runs = by_stack(
+        world.run("preview.yml", github=pull_request(SHA_1), matrix={"stack": ["staging", "prod"]}), "plan"
+    )
     comments = {comment["body"].splitlines()[0]: comment["body"] for comment in world.comments()}
 
     staging, prod = runs["staging"], runs["prod"]
@@ -321,7 +380,10 @@ def test_preview_fails_on_a_policy_violation_and_on_keys_in_a_team_stacks_config
     assert "allowed-clusters" in comments[marker("staging")]
     assert prod.status == "failure" and prod.outputs["plan"] == {"code": "1"}, prod.log
     assert prod.annotations("error")[0].startswith("title=No plan for prod::mrs-iam-sync plan failed")
-    assert "stack prod keeps huaweicloud:access_key, huaweicloud:secret_key in its config" in comments[marker("prod")]
+    assert (
+        "stack prod keeps huaweicloud:access_key, huaweicloud:secret_key in its config"
+        in comments[marker("prod")]
+    )
     assert "sk-kept-in-config" not in prod.log + comments[marker("prod")]
 
 
@@ -332,10 +394,14 @@ def test_a_plan_that_dies_of_a_signal_fails_the_job_and_posts_nothing(world: Wor
     (broken / "pulumi").chmod(0o755)
     world.machine_env["PATH"] = f"{broken}{os.pathsep}{world.machine_env['PATH']}"
 
-    [staging] = by_stack(world.run("preview.yml", github=pull_request(SHA_1), matrix={"stack": ["staging"]}), "plan").values()
+    [staging] = by_stack(
+        world.run("preview.yml", github=pull_request(SHA_1), matrix={"stack": ["staging"]}), "plan"
+    ).values()
 
     assert staging.status == "failure" and staging.outputs["plan"] == {"code": "137"}, staging.log
-    assert staging.annotations("warning") == ["title=No comment for staging::the plan has no marker line, so it is not posted"]
+    assert staging.annotations("warning") == [
+        "title=No comment for staging::the plan has no marker line, so it is not posted"
+    ]
     assert staging.annotations("error") == [
         "title=No plan for staging::mrs-iam-sync plan exited with '137' (a crash or a signal): see the log above"
     ]
@@ -357,7 +423,9 @@ def test_a_pull_request_from_a_fork_gets_the_notice_and_no_plan(world: World) ->
 # -- deploy.yml and drift.yml -------------------------------------------------------------------------
 
 
-def test_deploy_refuses_a_prod_plan_that_changed_while_it_waited_then_deploys_the_next_one(world: World) -> None:
+def test_deploy_refuses_a_prod_plan_that_changed_while_it_waited_then_deploys_the_next_one(
+    world: World,
+) -> None:
     prod_clusters = stack_config("prod")["mrs-iam-sync:clusters"]
 
     def someone_deploys_part_of_prod_meanwhile(job: str) -> None:
@@ -367,12 +435,21 @@ def test_deploy_refuses_a_prod_plan_that_changed_while_it_waited_then_deploys_th
             document = yaml.safe_load(stack_file.read_text())
             document["config"]["mrs-iam-sync:clusters"] = prod_clusters[:1]
             stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
-            world.pulumi("up", "--yes", "--skip-preview", "--non-interactive", "--stack", "prod", cwd=operator)
+            world.pulumi(
+                "up", "--yes", "--skip-preview", "--non-interactive", "--stack", "prod", cwd=operator
+            )
 
-    refused = {run.job: run for run in world.run("deploy.yml", github=push(SHA_1), before_job=someone_deploys_part_of_prod_meanwhile)}
+    refused = {
+        run.job: run
+        for run in world.run(
+            "deploy.yml", github=push(SHA_1), before_job=someone_deploys_part_of_prod_meanwhile
+        )
+    }
     deployed = {run.job: run for run in world.run("deploy.yml", github=push(SHA_2))}
 
-    assert refused["staging"].status == "success" and refused["prod-plan"].status == "success", dump(list(refused.values()))
+    assert refused["staging"].status == "success" and refused["prod-plan"].status == "success", dump(
+        list(refused.values())
+    )
     assert "#### Cluster `7d0c3e5a-94b1-4f2e-8a6d-c1f05e3b9274`" in refused["prod-plan"].summary
     assert f"Computed for commit {SHA_1}." in refused["prod-plan"].summary
     prod = refused["prod"]
@@ -382,11 +459,16 @@ def test_deploy_refuses_a_prod_plan_that_changed_while_it_waited_then_deploys_th
         "new plan to approve"
     ]
 
-    assert {job: run.status for job, run in deployed.items()} == dict.fromkeys(("staging", "prod-plan", "prod"), "success"), dump(list(deployed.values()))
+    assert {job: run.status for job, run in deployed.items()} == dict.fromkeys(
+        ("staging", "prod-plan", "prod"), "success"
+    ), dump(list(deployed.values()))
     assert "- `prod-ml` (create): **sync** group `ml-engineers`" in deployed["prod-plan"].summary
     assert "prod-lakehouse" not in deployed["prod-plan"].summary
     for entry in prod_clusters:
-        assert world.cloud.synced(entry["cluster_id"]) == (set(entry.get("user_names", [])), set(entry["group_names"]))
+        assert world.cloud.synced(entry["cluster_id"]) == (
+            set(entry.get("user_names", [])),
+            set(entry["group_names"]),
+        )
     assert "Synced on " in deployed["prod"].summary and "ml-engineers" in deployed["prod"].summary
 
 
@@ -401,7 +483,10 @@ def test_drift_passes_when_the_clusters_match_and_fails_with_its_message_when_a_
     world.cloud.patch_cluster(lakehouse, synced_users=[])
     drift = by_stack(world.run("drift.yml", github=push(SHA_1), matrix={"stack": ["prod"]}), "drift")
 
-    assert {stack: run.status for stack, run in no_drift.items()} == {"staging": "success", "prod": "success"}, dump(list(no_drift.values()))
+    assert {stack: run.status for stack, run in no_drift.items()} == {
+        "staging": "success",
+        "prod": "success",
+    }, dump(list(no_drift.values()))
     assert "No drift on prod." in no_drift["prod"].step("Look for drift").output
     assert drift["prod"].status == "failure"
     assert drift["prod"].annotations("error") == [
