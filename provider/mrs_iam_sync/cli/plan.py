@@ -101,7 +101,7 @@ def _plan(args: argparse.Namespace, extra: Sequence[str]) -> Outcome:
     if args.input:
         digest, events = _from_saved(args)
     else:
-        preview = pulumi_cli.preview(stack=args.stack, refresh=args.refresh, extra=extra)
+        preview = pulumi_cli.preview(stack=args.stack, refresh=args.refresh, extra=extra, cwd=args.cwd)
         returncode, stderr = preview.returncode, preview.stderr
         if not preview.digest.strip():
             raise PreviewFailed(f"pulumi preview failed: {pulumi_cli.last_error(preview.stderr)}")
