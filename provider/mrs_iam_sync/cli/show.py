@@ -123,7 +123,8 @@ def in_config(entries: object) -> list[Target]:
 
 def in_state(deployment: Mapping[str, Any]) -> tuple[list[Target], list[str]]:
     """The clusters of the ClusterIamSync resources in a ``pulumi stack export`` document, and the
-    names of those whose cluster id cannot be read (a secret).
+    names of those whose cluster id cannot be read (a secret). By name: the state's order is the
+    order the engine finished them in.
 
     The project and region are where each resource really went (its outputs): the provider's
     defaults may have changed since.
@@ -132,7 +133,7 @@ def in_state(deployment: Mapping[str, Any]) -> tuple[list[Target], list[str]]:
 
     targets: list[Target] = []
     unreadable: list[str] = []
-    for stored in stored_resources(deployment):
+    for stored in sorted(stored_resources(deployment), key=lambda stored: stored.name):
         cluster = stored.declared.cluster
         if cluster.cluster_id is None:
             unreadable.append(stored.name)
