@@ -201,7 +201,7 @@ def declare_in_code(project: Project, program: str) -> None:
     (project.dir / "__main__.py").write_text(program)
 
 
-def test_show_reads_a_stack_declared_in_code_from_its_state_and_from_another_directory(
+def test_show_and_plan_read_a_stack_declared_in_code_from_another_directory(
     project: Project, emulator: Emulator, tmp_path: Path, pulumi_bin_dir: Path
 ) -> None:
     declare_in_code(project, CODE_PROGRAM)
@@ -211,6 +211,7 @@ def test_show_reads_a_stack_declared_in_code_from_its_state_and_from_another_dir
     shown = project.mrs_iam_sync("show", "--stack", "e2e", "-C", str(project.dir), cwd=elsewhere)
     as_code = project.mrs_iam_sync("show", "--stack", "e2e", "--cwd", str(project.dir), "--as-code", cwd=elsewhere)
     not_a_project = project.mrs_iam_sync("show", "--stack", "e2e", cwd=elsewhere)
+    plan = project.mrs_iam_sync("plan", "--stack", "e2e", "-C", str(project.dir), cwd=elsewhere)
 
     assert (shown.returncode, shown.stderr) == (Outcome.NO_CHANGES, ""), shown
     assert shown.stdout == (
@@ -223,6 +224,7 @@ def test_show_reads_a_stack_declared_in_code_from_its_state_and_from_another_dir
         "    groups: data-engineers, ops\n"
     )
     assert not_a_project.returncode == Outcome.ERROR, not_a_project
+    assert (plan.returncode, plan.stderr) == (Outcome.NO_CHANGES, ""), plan
     assert as_code.returncode == Outcome.NO_CHANGES, as_code
     compile(as_code.stdout, "show --as-code", "exec")
 
