@@ -335,15 +335,16 @@ class Project:
         kill_processes(leftovers)
         return leftovers
 
-    def mrs_iam_sync(self, *args: str, timeout: float = CLI_TIMEOUT) -> CliResult:
-        """This project's own ``mrs-iam-sync`` command, run in the project with the CLI's environment.
+    def mrs_iam_sync(self, *args: str, timeout: float = CLI_TIMEOUT, cwd: Path | None = None) -> CliResult:
+        """This project's own ``mrs-iam-sync`` command, run in the project (or ``cwd``) with the CLI's
+        environment.
 
         Never checked: its exit code is part of what the tests assert.
         """
         started = time.monotonic()
         process = subprocess.Popen(
             [str(MRS_IAM_SYNC), *args],
-            cwd=self.dir,
+            cwd=cwd or self.dir,
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

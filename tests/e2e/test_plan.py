@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -16,7 +17,17 @@ import yaml
 from kit.pulumi import REPO
 from mrs_iam_sync.cli.outcome import Outcome
 
-from .harness import ANALYTICS, PROJECT_ID, REGION, SANDBOX, SANDBOX_FOREIGN, Emulator, Project, entry
+from .harness import (
+    ANALYTICS,
+    PROJECT_ID,
+    REGION,
+    SANDBOX,
+    SANDBOX_FOREIGN,
+    Emulator,
+    Project,
+    entry,
+    provider_config,
+)
 from .plan_scenarios import (
     FORMATS,
     FOUR_AFTER,
@@ -92,7 +103,9 @@ def test_without_drift_a_refresh_plan_says_no_changes(project: Project) -> None:
     assert result.stdout == "mrs-iam-sync plan for stack e2e\n\nTotal for stack e2e: no changes.\n"
 
 
-def test_with_the_api_down_a_refresh_plan_is_an_error_in_one_line(project: Project, emulator: Emulator) -> None:
+def test_with_the_api_down_a_refresh_plan_is_an_error_in_one_line(
+    project: Project, emulator: Emulator
+) -> None:
     project.set_clusters([entry("analytics", ANALYTICS, users=["heidi"])])
     project.up()
     emulator.stop()
@@ -126,7 +139,9 @@ def test_a_mandatory_policy_violation_is_shown_with_the_plan_and_exits_with_its_
 def test_show_lists_what_each_declared_cluster_has_and_never_a_credential(
     project: Project, emulator: Emulator
 ) -> None:
-    project.set_clusters([entry("sandbox", SANDBOX, users=["heidi"]), entry("analytics", ANALYTICS, users=["judy"])])
+    project.set_clusters(
+        [entry("sandbox", SANDBOX, users=["heidi"]), entry("analytics", ANALYTICS, users=["judy"])]
+    )
 
     result = project.mrs_iam_sync("show")
 
@@ -168,3 +183,78 @@ def test_show_as_config_pasted_into_a_new_stack_adopts_without_starting_a_sync_t
     assert emulator.synced(SANDBOX) == (set(SANDBOX_FOREIGN["users"]), set(SANDBOX_FOREIGN["groups"]))
     assert list(project.resources()) == [SANDBOX]
     assert project.mrs_iam_sync("plan").returncode == Outcome.NO_CHANGES
+
+
+CODE_PROGRAM = f"""\
+from mrs_iam_sync import ClusterIamSync
+
+ClusterIamSync("lake", cluster_id="{ANALYTICS}", user_names=["heidi"], group_names=["ops"], timeout_seconds=60)
+ClusterIamSync("sandbox", cluster_id="{SANDBOX}", user_names=["judy"], timeout_seconds=60)
+"""
+"""A program that declares its resources in code, as a consumer repository does, not in stack config."""
+
+
+def declare_in_code(project: Project, program: str) -> None:
+    """Make ``project`` a consumer's: ``program`` as its program, and a Pulumi.yaml without this
+    repository's ``clusters`` config schema (the project name stays: the stack belongs to it)."""
+    (project.dir / "Pulumi.yaml").write_text(
+        "name: mrs-iam-sync\n"
+        "runtime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
+        "stackConfigDir: stacks\n"
+    )
+    (project.dir / "__main__.py").write_text(program)
+
+
+def test_show_and_plan_read_a_stack_declared_in_code_from_another_directory(
+    project: Project, emulator: Emulator, tmp_path: Path, pulumi_bin_dir: Path
+) -> None:
+    declare_in_code(project, CODE_PROGRAM)
+    project.up()
+    elsewhere = project.root
+
+    shown = project.mrs_iam_sync("show", "--stack", "e2e", "-C", str(project.dir), cwd=elsewhere)
+    as_code = project.mrs_iam_sync(
+        "show", "--stack", "e2e", "--cwd", str(project.dir), "--as-code", cwd=elsewhere
+    )
+    not_a_project = project.mrs_iam_sync("show", "--stack", "e2e", cwd=elsewhere)
+    plan = project.mrs_iam_sync("plan", "--stack", "e2e", "-C", str(project.dir), cwd=elsewhere)
+
+    assert (shown.returncode, shown.stderr) == (Outcome.NO_CHANGES, ""), shown
+    assert shown.stdout == (
+        f"Synced on {emulator.url}, project {PROJECT_ID}:\n"
+        f"  lake     {ANALYTICS}\n"
+        "    users:  heidi\n"
+        "    groups: ops\n"
+        f"  sandbox  {SANDBOX}\n"
+        "    users:  erin, judy\n"
+        "    groups: data-engineers, ops\n"
+    )
+    assert not_a_project.returncode == Outcome.ERROR, not_a_project
+    assert (plan.returncode, plan.stderr) == (Outcome.NO_CHANGES, ""), plan
+    assert as_code.returncode == Outcome.NO_CHANGES, as_code
+    compile(as_code.stdout, "show --as-code", "exec")
+
+    # The declarations, as the program of a new stack, adopt what is synced without starting a task.
+    adopter = Project(tmp_path / "adopter", pulumi_bin_dir)
+    try:
+        adopter.set_config(provider_config(emulator))
+        declare_in_code(adopter, as_code.stdout)
+        emulator.clear_log()
+        adopter.up()
+    finally:
+        adopter.reap()
+    assert [item for item in emulator.log() if item["method"] in ("POST", "DELETE")] == []
+    assert sorted(adopter.resources()) == ["lake", "sandbox"]
+    assert emulator.synced(SANDBOX) == ({"erin", "judy"}, {"data-engineers", "ops"})
+
+
+def test_show_of_a_new_stack_without_clusters_says_so_in_one_line(project: Project) -> None:
+    declare_in_code(project, CODE_PROGRAM)
+
+    result = project.mrs_iam_sync("show", "-C", str(project.dir), cwd=project.root)
+
+    assert (result.returncode, result.stdout) == (Outcome.ERROR, ""), result
+    assert result.stderr == (
+        "mrs-iam-sync show: error: the stack declares no clusters: no mrs-iam-sync:clusters in its config "
+        "and no ClusterIamSync in its state; name some with --cluster\n"
+    )

@@ -19,7 +19,7 @@ import yaml
 from mrs_iam_sync.cli.main import main
 from mrs_iam_sync.cli.outcome import Outcome
 from mrs_iam_sync.cli.render import MARKER_PREFIX
-from mrs_iam_sync.cli.show import Synced, Target, _targets, as_config
+from mrs_iam_sync.cli.show import Synced, Target, _targets, as_config, in_config
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "plan"
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -163,11 +163,11 @@ def test_show_reads_the_stacks_clusters_or_the_ones_named() -> None:
         {"name": "streaming", "cluster_id": "c-2"},
     ]
 
-    assert _targets(entries, None) == [
+    assert _targets(in_config(entries), None) == [
         Target("analytics", "c-1", {"region": "cn-north-4"}),
         Target("streaming", "c-2"),
     ]
-    assert _targets(entries, ["c-2", "c-9"]) == [Target("streaming", "c-2"), Target("c-9", "c-9")]
+    assert _targets(in_config(entries), ["c-2", "c-9"]) == [Target("streaming", "c-2"), Target("c-9", "c-9")]
 
 
 def test_show_as_config_declares_what_is_synced_and_skips_empty_clusters() -> None:

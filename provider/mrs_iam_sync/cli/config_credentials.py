@@ -85,6 +85,6 @@ def check(config: Mapping[str, Any], *, stack: str | None, environ: Mapping[str,
     )
 
 
-def refuse_stored_credentials(stack: str | None) -> None:
+def refuse_stored_credentials(stack: str | None, *, cwd: str | None = None) -> None:
     """:func:`check` on the stack's config as ``pulumi config`` reads it."""
-    check(pulumi_cli.stack_config(stack), stack=stack)
+    check(pulumi_cli.stack_config(stack, cwd=cwd), stack=stack)

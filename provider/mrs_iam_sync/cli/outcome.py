@@ -41,7 +41,7 @@ def add_command(
     subparsers: Any, name: str, *, summary: str, description: str, stack_help: str
 ) -> argparse.ArgumentParser:
     """A subcommand as every one is shaped: its description as written, the exit codes as the
-    epilog of its ``--help``, and ``-s/--stack``."""
+    epilog of its ``--help``, ``-s/--stack`` and ``-C/--cwd`` (the project that holds the stack)."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         name,
         help=summary,
@@ -50,6 +50,12 @@ def add_command(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-s", "--stack", help=stack_help)
+    parser.add_argument(
+        "-C",
+        "--cwd",
+        metavar="DIR",
+        help="the Pulumi project's directory, for every pulumi command this runs (default: the current one)",
+    )
     return parser
 
 

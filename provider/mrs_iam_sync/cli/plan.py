@@ -91,8 +91,8 @@ def _plan(args: argparse.Namespace, extra: Sequence[str]) -> Outcome:
     if args.input:
         digest, events = _from_saved(args)
     else:
-        config_credentials.refuse_stored_credentials(args.stack)
-        preview = pulumi_cli.preview(stack=args.stack, refresh=args.refresh, extra=extra)
+        config_credentials.refuse_stored_credentials(args.stack, cwd=args.cwd)
+        preview = pulumi_cli.preview(stack=args.stack, refresh=args.refresh, extra=extra, cwd=args.cwd)
         returncode, stderr = preview.returncode, preview.stderr
         if not preview.digest.strip():
             raise PreviewFailed(f"pulumi preview failed: {pulumi_cli.last_error(preview.stderr)}")

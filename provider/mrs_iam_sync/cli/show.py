@@ -1,8 +1,11 @@
 """``mrs-iam-sync show``: what each cluster has synced today, asked of the API with the stack's own settings.
 
-With ``--as-config`` the answer is a ``mrs-iam-sync:clusters`` block: pasted into a stack, it
-declares exactly what is synced, so the first ``pulumi up`` adopts it without starting a task
-(``pulumi import`` does not work for dynamic resources).
+The clusters are those of the stack's ``mrs-iam-sync:clusters`` config (this repository's program)
+or, when it has none, those of the ClusterIamSync resources in the stack's state (a program that
+declares them in code). With ``--as-config`` the answer is a ``mrs-iam-sync:clusters`` block, with
+``--as-code`` the Python declarations: either declares exactly what is synced, so the first
+``pulumi up`` adopts it without starting a task (``pulumi import`` does not work for dynamic
+resources).
 
 The HTTP client and the settings (httpx, pydantic) are imported only when the command runs, so
 ``mrs-iam-sync plan`` and ``--help`` do not pay for them.
@@ -11,9 +14,10 @@ The HTTP client and the settings (httpx, pydantic) are imported only when the co
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from mrs_iam_sync.cli import pulumi_cli
@@ -31,7 +35,8 @@ TARGET_KEYS = ("project_id", "region")
 DESCRIPTION = f"""\
 Print the IAM users and groups synced on each cluster, read from the MRS API with the settings and
 credentials the stack uses (its huaweicloud:* config, then the HW_* / HUAWEICLOUD_SDK_* environment).
-The clusters are those of the stack's {CLUSTERS_KEY}, or the ones named with --cluster.
+The clusters are those of the stack's {CLUSTERS_KEY} or, without it, those of the stack's
+ClusterIamSync resources (their state), or the ones named with --cluster.
 No credential is ever printed.
 """
 
@@ -49,12 +54,18 @@ def register(subparsers: Any) -> None:
         metavar="ID",
         action="append",
         dest="clusters",
-        help=f"a cluster to read (repeatable; default: every cluster of {CLUSTERS_KEY})",
+        help="a cluster to read (repeatable; default: every cluster the stack declares)",
     )
-    parser.add_argument(
+    adopt = parser.add_mutually_exclusive_group()
+    adopt.add_argument(
         "--as-config",
         action="store_true",
         help=f"print a ready-to-paste {CLUSTERS_KEY} block that adopts what is synced",
+    )
+    adopt.add_argument(
+        "--as-code",
+        action="store_true",
+        help="print the ClusterIamSync declarations (Python) that adopt what is synced",
     )
     parser.set_defaults(run=run)
 
@@ -67,6 +78,12 @@ class Target:
     cluster_id: str
     overrides: Mapping[str, str] = field(default_factory=dict)
     """The entry's own project_id / region, if it sets them."""
+
+    def without_defaults(self, settings: Settings) -> Target:
+        """The target without the project and region that are the stack's own: a declaration that
+        adopts it need not spell them out."""
+        own = {"project_id": settings.project_id, "region": settings.region}
+        return replace(self, overrides={k: v for k, v in self.overrides.items() if v != own.get(k)})
 
 
 @dataclass(frozen=True)
@@ -91,8 +108,9 @@ def synced_on(client: MrsClient, cluster_id: str, project_id: str) -> tuple[list
     return sorted(answer.user_names), sorted(answer.group_names)
 
 
-def _targets(entries: object, wanted: Sequence[str] | None) -> list[Target]:
-    declared = [
+def in_config(entries: object) -> list[Target]:
+    """The clusters of a ``mrs-iam-sync:clusters`` list."""
+    return [
         Target(
             name=str(entry.get("name") or entry["cluster_id"]),
             cluster_id=str(entry["cluster_id"]),
@@ -101,10 +119,39 @@ def _targets(entries: object, wanted: Sequence[str] | None) -> list[Target]:
         for entry in (entries if isinstance(entries, list) else [])
         if isinstance(entry, Mapping) and entry.get("cluster_id")
     ]
+
+
+def in_state(deployment: Mapping[str, Any]) -> tuple[list[Target], list[str]]:
+    """The clusters of the ClusterIamSync resources in a ``pulumi stack export`` document, and the
+    names of those whose cluster id cannot be read (a secret). By name: the state's order is the
+    order the engine finished them in.
+
+    The project and region are where each resource really went (its outputs): the provider's
+    defaults may have changed since.
+    """
+    from mrs_iam_sync.checkpoint import stored_resources  # noqa: PLC0415 - see the module docstring
+
+    targets: list[Target] = []
+    unreadable: list[str] = []
+    for stored in sorted(stored_resources(deployment), key=lambda stored: stored.name):
+        cluster = stored.declared.cluster
+        if cluster.cluster_id is None:
+            unreadable.append(stored.name)
+            continue
+        where = {"project_id": cluster.project_id, "region": cluster.region}
+        overrides = {key: value for key, value in where.items() if value is not None}
+        targets.append(Target(name=stored.name, cluster_id=cluster.cluster_id, overrides=overrides))
+    return targets, unreadable
+
+
+def _targets(declared: Sequence[Target], wanted: Sequence[str] | None) -> list[Target]:
     if not wanted:
         if not declared:
-            raise CommandFailed(f"the stack declares no clusters ({CLUSTERS_KEY}); name some with --cluster")
-        return declared
+            raise CommandFailed(
+                f"the stack declares no clusters: no {CLUSTERS_KEY} in its config and no ClusterIamSync "
+                "in its state; name some with --cluster"
+            )
+        return list(declared)
     by_id = {target.cluster_id: target for target in reversed(declared)}
     return [by_id.get(cluster_id, Target(name=cluster_id, cluster_id=cluster_id)) for cluster_id in wanted]
 
@@ -160,17 +207,16 @@ def as_text(found: Sequence[Synced]) -> str:
     return "\n".join(lines) + "\n" if lines else ""
 
 
-def as_config(found: Sequence[Synced]) -> str:
-    """A block for ``config:`` of a stack file that declares exactly what is synced."""
-    import yaml  # noqa: PLC0415 - only this output needs it
-
+def adoptions(found: Sequence[Synced]) -> tuple[list[dict[str, Any]], list[str]]:
+    """What ``--as-config`` and ``--as-code`` both declare: one entry (name, cluster_id, overrides,
+    names) per cluster with something synced, and a note for each cluster without."""
     entries: list[dict[str, Any]] = []
-    skipped: list[str] = []
+    notes: list[str] = []
     for item in found:
         if not item.users and not item.groups:
-            skipped.append(
-                f"  # {item.target.name} ({item.target.cluster_id}): nothing is synced, so there is "
-                "nothing to adopt (an entry needs at least one user or group)"
+            notes.append(
+                f"{item.target.name} ({item.target.cluster_id}): nothing is synced, so there is "
+                "nothing to adopt (a declaration needs at least one user or group)"
             )
             continue
         entry: dict[str, Any] = {"name": item.target.name, "cluster_id": item.target.cluster_id}
@@ -180,6 +226,14 @@ def as_config(found: Sequence[Synced]) -> str:
         if item.groups:
             entry["group_names"] = list(item.groups)
         entries.append(entry)
+    return entries, notes
+
+
+def as_config(found: Sequence[Synced]) -> str:
+    """A block for ``config:`` of a stack file that declares exactly what is synced."""
+    import yaml  # noqa: PLC0415 - only this output needs it
+
+    entries, notes = adoptions(found)
     lines = ["  # Paste under `config:` of stacks/Pulumi.<stack>.yaml: declaring what is synced adopts it."]
 
     class StackFileStyle(yaml.SafeDumper):
@@ -197,17 +251,62 @@ def as_config(found: Sequence[Synced]) -> str:
             width=100,
         )
         lines += [f"  {line}" for line in block.splitlines()]
-    lines += skipped
+    lines += [f"  # {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+CODE_WIDTH = 100
+"""A declaration longer than this is printed one argument per line, as a formatter would."""
+
+
+def _declaration(entry: Mapping[str, Any]) -> str:
+    # JSON's string and list literals are Python's too (non-ASCII comes out as \u escapes).
+    arguments = [json.dumps(entry["name"])]
+    arguments += [f"{key}={json.dumps(value)}" for key, value in entry.items() if key != "name"]
+    one_line = f"ClusterIamSync({', '.join(arguments)})"
+    if len(one_line) <= CODE_WIDTH:
+        return one_line
+    return "ClusterIamSync(\n" + "".join(f"    {argument},\n" for argument in arguments) + ")"
+
+
+def as_code(found: Sequence[Synced]) -> str:
+    """The Python declarations, for a program that declares its resources in code, of exactly what is
+    synced: the same entries as :func:`as_config`."""
+    entries, notes = adoptions(found)
+    lines = ["# Add to the stack's program: declaring what is synced adopts it."]
+    if entries:
+        lines += ["from mrs_iam_sync import ClusterIamSync", ""]
+        lines += [_declaration(entry) for entry in entries]
+    lines += [f"# {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _render(args: argparse.Namespace, found: Sequence[Synced]) -> str:
+    if args.as_config:
+        return as_config(found)
+    return as_code(found) if args.as_code else as_text(found)
 
 
 def run(args: argparse.Namespace, extra: Sequence[str]) -> Outcome:
     if extra:
         raise CommandFailed("show takes no arguments after --")
-    config = pulumi_cli.stack_config(args.stack)
-    targets = _targets(config.get(CLUSTERS_KEY), args.clusters)
-    found, failures = read_all(_settings(config), targets)
-    sys.stdout.write(as_config(found) if args.as_config else as_text(found))
+    config = pulumi_cli.stack_config(args.stack, cwd=args.cwd)
+    declared = in_config(config.get(CLUSTERS_KEY))
+    unreadable: list[str] = []
+    if not declared:
+        declared, unreadable = in_state(pulumi_cli.stack_export(args.stack, cwd=args.cwd))
+    if unreadable and not declared and not args.clusters:
+        raise CommandFailed(
+            f"the cluster_id of {', '.join(unreadable)} is secret in the stack's state; name the "
+            "clusters with --cluster"
+        )
+    targets = _targets(declared, args.clusters)
+    settings = _settings(config)
+    targets = [target.without_defaults(settings) for target in targets]
+    found, failures = read_all(settings, targets)
+    if not args.clusters:
+        failures += [f"{name}: its cluster_id is secret in the stack's state" for name in unreadable]
+    sys.stdout.write(_render(args, found))
     if failures:
         raise CommandFailed(f"could not read {plural(len(failures), 'cluster')}: " + "; ".join(failures))
     return Outcome.NO_CHANGES
