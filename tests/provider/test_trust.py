@@ -104,3 +104,41 @@ def test_a_secret_list_in_the_checkpoint_cancels_nothing(
     with pytest.raises(ProvisioningError, match="secret values"):
         configured.delete(created.id, dict(created.outs or {}))
     assert held(emulator)[0] == ["alice"]
+
+
+def updated_from_alice_to_bob(provider: ClusterIamSyncProvider, **settings: object) -> str:
+    """Create [alice], then update it to [bob] with ``settings``; the update's failure message."""
+    created = provider.create(checked(provider, cluster_id=CLUSTER, user_names=["alice"]))
+    news = checked(provider, cluster_id=CLUSTER, user_names=["bob"], **settings)
+    with pytest.raises(ProvisioningError) as raised:
+        provider.update(created.id, dict(created.outs or {}), news)
+    return str(raised.value)
+
+
+def test_an_update_whose_cancel_fails_leaves_the_old_principal_and_takes_the_new_one_back(
+    configured: ClusterIamSyncProvider, emulator: LocalEmulator
+) -> None:
+    emulator.add_fault(kind="server_error", status=500, methods=["DELETE"], count=1)
+
+    message = updated_from_alice_to_bob(configured)
+
+    assert "The principals this run did sync (bob) were cancelled again" in message
+    assert "holds everything the stack's state declares for this resource (alice)" in message
+    assert held(emulator)[0] == ["alice"]
+
+
+def test_an_update_whose_time_runs_out_between_its_sync_and_its_cancel_cancels_nothing_it_still_owns(
+    configured: ClusterIamSyncProvider, emulator: LocalEmulator
+) -> None:
+    emulator.update_settings(sync_seconds=1.0)  # the sync task outlasts the update's budget
+
+    message = updated_from_alice_to_bob(configured, timeout_seconds=0.5)
+
+    assert "still running" in message
+    assert "holds everything the stack's state declares for this resource (alice)" in message
+    assert held(emulator)[0] == ["alice"]
+    assert [task["kind"] for task in emulator.backend.cluster_json(PROJECT, CLUSTER)["tasks"]] == [
+        "sync",
+        "sync",
+        "cancel",
+    ]
