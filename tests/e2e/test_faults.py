@@ -84,7 +84,10 @@ def test_up_update_and_destroy_converge_through_throttling_server_errors_and_lat
 
     # Retries never start a task twice (how calls fell into rounds is wall time's business).
     for cluster_id in (ANALYTICS, STREAMING):
-        started = [(task["kind"], task["users"], task["groups"]) for task in flaky_api.tasks(cluster_id)]
+        started = [
+            (task["kind"], tuple(task["users"]), tuple(task["groups"]))
+            for task in flaky_api.tasks(cluster_id)
+        ]
         assert len(started) == len(set(started)), started
         assert {kind for kind, _, _ in started} == {"sync", "cancel"}, started
     log = flaky_api.log()
