@@ -81,7 +81,7 @@ test: lint $(PULUMI_BIN_FILE)
 lint: $(STAMP) lint-workflows
 	bash toolchain/check-tracked.sh
 	$(VENV)/bin/ruff check provider tests bench toolchain policy __main__.py
-	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator policy
+	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator provider/mrs_guardrails policy
 
 # actionlint: installed, or built once from the Go module proxy (toolchain/get-actionlint.sh).
 lint-workflows:
