@@ -246,3 +246,94 @@ def test_an_entry_with_protect_satisfies_protect_in_prod(project: Project) -> No
     result = preview(project, {**allowed(ANALYTICS), "protect-in-prod": {"stacks": [STACK]}})
 
     assert_passes(result, "protect-in-prod")
+
+
+# -- unknown values at preview -----------------------------------------------------------------------
+
+LATE_NAME_PROGRAM = '''\
+"""One ClusterIamSync whose last user name is another resource's output: unknown at preview."""
+
+import pulumi
+from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+
+from mrs_iam_sync import ClusterIamSync
+
+
+class _Echo(ResourceProvider):
+    def create(self, props):
+        return CreateResult(id_=props["text"], outs={"text": props["text"], "echoed": props["text"]})
+
+
+class Echo(Resource):
+    """Test-only: ``echoed`` is ``text`` once created, and unknown before."""
+
+    echoed: pulumi.Output[str]
+
+    def __init__(self, name, text):
+        super().__init__(_Echo(), name, {"text": text, "echoed": None})
+
+
+config = pulumi.Config()
+late = Echo("late-name", config.require("late_user"))
+ClusterIamSync(
+    "analytics",
+    cluster_id=config.require("cluster"),
+    user_names=[*config.require_object("users"), late.echoed],
+    timeout_seconds=60,
+)
+'''
+A_TO_K = {**allowed(ANALYTICS), "principal-names": {"enforcementLevel": "mandatory", "userPattern": "[a-k][a-z]*"}}
+"""principal-names made mandatory, refusing 'mallory'."""
+CANNOT_RUN = "can't run policy"
+"""How pulumi-policy says it skipped a whole policy at preview because of an unknown value."""
+
+
+LATE_NAME_PROJECT = """\
+name: mrs-iam-sync
+runtime:
+  name: python
+  options:
+    toolchain: pip
+    virtualenv: .venv
+stackConfigDir: stacks
+"""
+"""The harness's project under its name (the stack exists under it), without its config schema."""
+
+
+def late_name_stack(project: Project, *, users: list[str], late_user: str) -> None:
+    (project.dir / "Pulumi.yaml").write_text(LATE_NAME_PROJECT)
+    (project.dir / "__main__.py").write_text(LATE_NAME_PROGRAM)
+    project.set_config(
+        {"mrs-iam-sync:cluster": ANALYTICS, "mrs-iam-sync:users": users, "mrs-iam-sync:late_user": late_user}
+    )
+
+
+def test_a_known_name_beside_an_unknown_one_is_judged_at_preview(project: Project) -> None:
+    late_name_stack(project, users=["alice", "mallory"], late_user="heidi")
+
+    result = preview(project, A_TO_K)
+
+    assert_refused(
+        result,
+        "principal-names",
+        f"ClusterIamSync 'analytics' on cluster '{ANALYTICS}' declares user names that do not match "
+        "'[a-k][a-z]*' (userPattern): 'mallory'",
+    )
+    assert CANNOT_RUN not in result.stdout, result
+
+
+def test_a_violation_hidden_behind_an_unknown_at_preview_stops_the_update(
+    project: Project, emulator: Emulator
+) -> None:
+    late_name_stack(project, users=["alice"], late_user="mallory")
+
+    previewed = preview(project, A_TO_K)
+    updated = project.run("up", "--yes", "--non-interactive", *with_pack(project, A_TO_K), check=False)
+
+    # The preview judges what it knows ('alice'), neither crashing nor skipping the policy...
+    assert_passes(previewed, "principal-names")
+    assert CANNOT_RUN not in previewed.stdout, previewed
+    # ...and the update, which knows the name, refuses it before the resource is created.
+    assert_refused(updated, "principal-names", "(userPattern): 'mallory'")
+    assert "analytics" not in project.resources()
+    assert emulator.synced(ANALYTICS)[0] == set()
