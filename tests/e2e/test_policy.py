@@ -10,12 +10,25 @@ see that name and the stack's config.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from .harness import ANALYTICS, PROJECT_ID, REPO, STACK, STREAMING, CliResult, Emulator, Project, entry
+from .harness import (
+    ANALYTICS,
+    PROJECT_ID,
+    REPO,
+    STACK,
+    STREAMING,
+    VENV_PYTHON,
+    CliResult,
+    Emulator,
+    Project,
+    entry,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -337,3 +350,35 @@ def test_a_violation_hidden_behind_an_unknown_at_preview_stops_the_update(
     assert_refused(updated, "principal-names", "(userPattern): 'mallory'")
     assert "analytics" not in project.resources()
     assert emulator.synced(ANALYTICS)[0] == set()
+
+
+# -- the pack as installed with the package ------------------------------------------------------------
+
+
+def installed_pack(project: Project, *args: str) -> Path:
+    """What a consumer repository passes to --policy-pack: ``mrs-iam-sync policy-pack`` from its venv."""
+    result = project.mrs_iam_sync("policy-pack", *args)
+    assert result.returncode == 0, result
+    return Path(result.stdout.strip())
+
+
+def test_the_shipped_pack_runs_with_the_python_on_path_or_pinned_to_the_cli_s_virtualenv(
+    project: Project, tmp_path: Path
+) -> None:
+    project.set_clusters([entry("analytics", ANALYTICS, users=["alice"])])
+    config = write_policy_config(project, {"allowed-clusters": {"clusters": {STACK: [STREAMING]}}})
+    refusal = f"ClusterIamSync 'analytics' on cluster '{ANALYTICS}' (project {PROJECT_ID}) is not a cluster"
+    shipped = installed_pack(project)
+    pinned = installed_pack(project, "--pin", str(tmp_path / "pinned-pack"))
+    assert "virtualenv" not in yaml.safe_load((shipped / "PulumiPolicy.yaml").read_text())["runtime"]["options"]
+    without_venv = project.env["PATH"]
+
+    # An activated virtualenv: the language host's python3 is the one with the package.
+    project.env["PATH"] = f"{VENV_PYTHON.parent}{os.pathsep}{without_venv}"
+    on_path = project.preview("--policy-pack", str(shipped), "--policy-pack-config", str(config), check=False)
+    # Not activated: the pinned copy names the virtualenv itself.
+    project.env["PATH"] = without_venv
+    pinned_run = project.preview("--policy-pack", str(pinned), "--policy-pack-config", str(config), check=False)
+
+    for result in (on_path, pinned_run):
+        assert_refused(result, "allowed-clusters", refusal)

@@ -23,7 +23,6 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
-
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from mrs_guardrails import POLICIES
