@@ -20,6 +20,7 @@ import yaml
 from .harness import (
     ANALYTICS,
     PROJECT_ID,
+    REGION,
     REPO,
     STACK,
     STREAMING,
@@ -234,6 +235,38 @@ def test_the_same_user_on_two_clusters_is_not_reported(project: Project) -> None
     result = preview(project, {**allowed(ANALYTICS, STREAMING), "single-owner": "mandatory"})
 
     assert_passes(result, "single-owner")
+
+
+def test_a_spelled_out_default_region_is_the_same_cluster_as_none(project: Project) -> None:
+    # The stack's huaweicloud:region is REGION: both resources are on the one cluster.
+    project.set_clusters(
+        [
+            entry("first", ANALYTICS, users=["alice"], region=REGION),
+            entry("second", ANALYTICS, users=["alice"]),
+        ]
+    )
+
+    result = preview(project, {**allowed(ANALYTICS), "single-owner": "mandatory"})
+
+    assert_refused(result, "single-owner", f"ClusterIamSync 'second' on cluster '{ANALYTICS}' declares user 'alice'")
+
+
+# -- full-sync-beside-names (advisory) ---------------------------------------------------------------
+
+
+def test_a_full_sync_beside_named_resources_is_reported_naming_them_and_the_cluster(project: Project) -> None:
+    project.set_clusters(
+        [entry("everyone", ANALYTICS, is_all_sync=True), entry("readers", ANALYTICS, users=["alice"])]
+    )
+
+    result = preview(project, {**allowed(ANALYTICS), "no-full-sync": {"exemptStacks": [STACK]}})
+
+    assert result.returncode == 0, result
+    assert "[advisory]  full-sync-beside-names  " in result.stdout, result
+    assert (
+        f"ClusterIamSync 'everyone' on cluster '{ANALYTICS}' runs a full sync, and ClusterIamSync 'readers' "
+        "declare(s) principals on the same cluster" in result.stdout
+    ), result
 
 
 # -- protect-in-prod (advisory) ----------------------------------------------------------------------
