@@ -123,7 +123,7 @@ test: lint $(PULUMI_BIN_FILE) consumer-venvs
 lint: $(STAMP) lint-workflows
 	bash toolchain/check-tracked.sh
 	$(VENV)/bin/ruff check provider tests bench toolchain policy __main__.py
-	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator policy toolchain tests bench
+	$(VENV)/bin/mypy provider/mrs_iam_sync provider/mrs_emulator provider/mrs_guardrails policy toolchain tests bench
 
 # actionlint: installed, or built once from the Go module proxy (toolchain/get-actionlint.sh).
 lint-workflows:

@@ -1,14 +1,8 @@
-"""The guardrails policy pack: CrossGuard policies that previews and updates of ClusterIamSync pass.
+"""This repository's entry to the guardrails pack: the pack shipped in ``mrs_guardrails``, run in ``.venv``.
 
-Run with ``pulumi preview --policy-pack policy --policy-pack-config stacks/policy.<env>.json``;
-the README's "Guardrails" section says what each policy protects against. Building the pack
-starts its gRPC server and blocks: this module is the pack process itself.
+``make up`` and the workflows pass ``--policy-pack policy``; the policies live in the package.
 """
 
-from __future__ import annotations
+from mrs_guardrails import serve
 
-from pulumi_policy import PolicyPack
-
-from mrs_guardrails import PACK_NAME, POLICIES
-
-PolicyPack(name=PACK_NAME, policies=list(POLICIES))
+serve()

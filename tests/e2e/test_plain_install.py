@@ -153,6 +153,23 @@ def test_a_plain_install_has_the_version_the_metadata_states_and_the_license(pla
     assert seen[0] == seen[1] and seen[2:] == ["Apache-2.0", "True"]
 
 
+def test_the_plain_install_ships_the_guardrails_pack_and_says_what_it_needs(plain_venv: Path) -> None:
+    result = subprocess.run(
+        [str(plain_venv / "bin" / "mrs-iam-sync"), "policy-pack"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    pack = Path(result.stdout.strip())
+    assert plain_venv in pack.parents
+    assert sorted(path.name for path in pack.iterdir() if path.is_file()) == ["PulumiPolicy.yaml", "__main__.py"]
+    # Without the policy extra the pack cannot run; the command says which extra brings it.
+    assert "pip install 'pulumi-mrs-iam-sync[policy]'" in result.stderr
+
+
 def test_a_stack_on_the_plain_install_deploys_and_destroys_against_an_emulator_from_elsewhere(
     plain_venv: Path, tmp_path: Path, pulumi_bin_dir: Path, emulator: Emulator
 ) -> None:

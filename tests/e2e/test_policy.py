@@ -10,14 +10,27 @@ see that name and the stack's config.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kit.pulumi import REPO
 
-from .harness import ANALYTICS, PROJECT_ID, STACK, STREAMING, CliResult, Emulator, Project, entry
+from .harness import (
+    ANALYTICS,
+    PROJECT_ID,
+    REGION,
+    STACK,
+    STREAMING,
+    VENV_PYTHON,
+    CliResult,
+    Emulator,
+    Project,
+    entry,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -225,6 +238,38 @@ def test_the_same_user_on_two_clusters_is_not_reported(project: Project) -> None
     assert_passes(result, "single-owner")
 
 
+def test_a_spelled_out_default_region_is_the_same_cluster_as_none(project: Project) -> None:
+    # The stack's huaweicloud:region is REGION: both resources are on the one cluster.
+    project.set_clusters(
+        [
+            entry("first", ANALYTICS, users=["alice"], region=REGION),
+            entry("second", ANALYTICS, users=["alice"]),
+        ]
+    )
+
+    result = preview(project, {**allowed(ANALYTICS), "single-owner": "mandatory"})
+
+    assert_refused(result, "single-owner", f"ClusterIamSync 'second' on cluster '{ANALYTICS}' declares user 'alice'")
+
+
+# -- full-sync-beside-names (advisory) ---------------------------------------------------------------
+
+
+def test_a_full_sync_beside_named_resources_is_reported_naming_them_and_the_cluster(project: Project) -> None:
+    project.set_clusters(
+        [entry("everyone", ANALYTICS, is_all_sync=True), entry("readers", ANALYTICS, users=["alice"])]
+    )
+
+    result = preview(project, {**allowed(ANALYTICS), "no-full-sync": {"exemptStacks": [STACK]}})
+
+    assert result.returncode == 0, result
+    assert "[advisory]  full-sync-beside-names  " in result.stdout, result
+    assert (
+        f"ClusterIamSync 'everyone' on cluster '{ANALYTICS}' runs a full sync, and ClusterIamSync 'readers' "
+        "declare(s) principals on the same cluster" in result.stdout
+    ), result
+
+
 # -- protect-in-prod (advisory) ----------------------------------------------------------------------
 
 
@@ -248,3 +293,126 @@ def test_an_entry_with_protect_satisfies_protect_in_prod(project: Project) -> No
     result = preview(project, {**allowed(ANALYTICS), "protect-in-prod": {"stacks": [STACK]}})
 
     assert_passes(result, "protect-in-prod")
+
+
+# -- unknown values at preview -----------------------------------------------------------------------
+
+LATE_NAME_PROGRAM = '''\
+"""One ClusterIamSync whose last user name is another resource's output: unknown at preview."""
+
+import pulumi
+from pulumi.dynamic import CreateResult, Resource, ResourceProvider
+
+from mrs_iam_sync import ClusterIamSync
+
+
+class _Echo(ResourceProvider):
+    def create(self, props):
+        return CreateResult(id_=props["text"], outs={"text": props["text"], "echoed": props["text"]})
+
+
+class Echo(Resource):
+    """Test-only: ``echoed`` is ``text`` once created, and unknown before."""
+
+    echoed: pulumi.Output[str]
+
+    def __init__(self, name, text):
+        super().__init__(_Echo(), name, {"text": text, "echoed": None})
+
+
+config = pulumi.Config()
+late = Echo("late-name", config.require("late_user"))
+ClusterIamSync(
+    "analytics",
+    cluster_id=config.require("cluster"),
+    user_names=[*config.require_object("users"), late.echoed],
+    timeout_seconds=60,
+)
+'''
+A_TO_K = {**allowed(ANALYTICS), "principal-names": {"enforcementLevel": "mandatory", "userPattern": "[a-k][a-z]*"}}
+"""principal-names made mandatory, refusing 'mallory'."""
+CANNOT_RUN = "can't run policy"
+"""How pulumi-policy says it skipped a whole policy at preview because of an unknown value."""
+
+
+LATE_NAME_PROJECT = """\
+name: mrs-iam-sync
+runtime:
+  name: python
+  options:
+    toolchain: pip
+    virtualenv: .venv
+stackConfigDir: stacks
+"""
+"""The harness's project under its name (the stack exists under it), without its config schema."""
+
+
+def late_name_stack(project: Project, *, users: list[str], late_user: str) -> None:
+    (project.dir / "Pulumi.yaml").write_text(LATE_NAME_PROJECT)
+    (project.dir / "__main__.py").write_text(LATE_NAME_PROGRAM)
+    project.set_config(
+        {"mrs-iam-sync:cluster": ANALYTICS, "mrs-iam-sync:users": users, "mrs-iam-sync:late_user": late_user}
+    )
+
+
+def test_a_known_name_beside_an_unknown_one_is_judged_at_preview(project: Project) -> None:
+    late_name_stack(project, users=["alice", "mallory"], late_user="heidi")
+
+    result = preview(project, A_TO_K)
+
+    assert_refused(
+        result,
+        "principal-names",
+        f"ClusterIamSync 'analytics' on cluster '{ANALYTICS}' declares user names that do not match "
+        "'[a-k][a-z]*' (userPattern): 'mallory'",
+    )
+    assert CANNOT_RUN not in result.stdout, result
+
+
+def test_a_violation_hidden_behind_an_unknown_at_preview_stops_the_update(
+    project: Project, emulator: Emulator
+) -> None:
+    late_name_stack(project, users=["alice"], late_user="mallory")
+
+    previewed = preview(project, A_TO_K)
+    updated = project.run("up", "--yes", "--non-interactive", *with_pack(project, A_TO_K), check=False)
+
+    # The preview judges what it knows ('alice'), neither crashing nor skipping the policy...
+    assert_passes(previewed, "principal-names")
+    assert CANNOT_RUN not in previewed.stdout, previewed
+    # ...and the update, which knows the name, refuses it before the resource is created.
+    assert_refused(updated, "principal-names", "(userPattern): 'mallory'")
+    assert "analytics" not in project.resources()
+    assert emulator.synced(ANALYTICS)[0] == set()
+
+
+# -- the pack as installed with the package ------------------------------------------------------------
+
+
+def installed_pack(project: Project, *args: str) -> Path:
+    """What a consumer repository passes to --policy-pack: ``mrs-iam-sync policy-pack`` from its venv."""
+    result = project.mrs_iam_sync("policy-pack", *args)
+    assert result.returncode == 0, result
+    return Path(result.stdout.strip())
+
+
+def test_the_shipped_pack_runs_with_the_python_on_path_or_pinned_to_the_cli_s_virtualenv(
+    project: Project, tmp_path: Path
+) -> None:
+    project.set_clusters([entry("analytics", ANALYTICS, users=["alice"])])
+    config = write_policy_config(project, {"allowed-clusters": {"clusters": {STACK: [STREAMING]}}})
+    refusal = f"ClusterIamSync 'analytics' on cluster '{ANALYTICS}' (project {PROJECT_ID}) is not a cluster"
+    shipped = installed_pack(project)
+    pinned = installed_pack(project, "--pin", str(tmp_path / "pinned-pack"))
+    assert "virtualenv" not in yaml.safe_load((shipped / "PulumiPolicy.yaml").read_text())["runtime"]["options"]
+    without_venv = project.env["PATH"]
+
+    # An activated virtualenv: the language host's python3 is the one with the package.
+    project.env["PATH"] = f"{VENV_PYTHON.parent}{os.pathsep}{without_venv}"
+    on_path = project.preview("--policy-pack", str(shipped), "--policy-pack-config", str(config), check=False)
+    # Not activated: the pinned copy names the virtualenv itself.
+    project.env["PATH"] = without_venv
+    pinned_run = project.preview("--policy-pack", str(pinned), "--policy-pack-config", str(config), check=False)
+
+    for result in (on_path, pinned_run):
+        assert_refused(result, "allowed-clusters", refusal)

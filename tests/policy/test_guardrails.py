@@ -21,14 +21,17 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
     StackValidationArgs,
+    StackValidationPolicy,
 )
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from mrs_guardrails import POLICIES
-from mrs_guardrails.resource_policies import NO_FULL_SYNC, PRINCIPAL_LIMIT, PRINCIPAL_NAMES
-from mrs_guardrails.stack_policies import SINGLE_OWNER
+from mrs_guardrails.resource_policies import ALLOWED_CLUSTERS, NO_FULL_SYNC, PRINCIPAL_LIMIT, PRINCIPAL_NAMES
+from mrs_guardrails.stack_policies import FULL_SYNC_BESIDE_NAMES, SINGLE_OWNER
 from mrs_guardrails.subjects import Stack
 from mrs_iam_sync.inputs import RESOURCE_TYPE
 from mrs_iam_sync.rules import MAX_CANCEL_NAMES
+from mrs_iam_sync.unknowns import UNKNOWN_WIRE
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -130,21 +133,37 @@ def test_each_environment_allows_exactly_the_clusters_its_stack_declares(environ
     assert set(clusters[environment]) == declared
 
 
-def judge_stack(resources: Sequence[tuple[str, Mapping[str, Any]]]) -> list[tuple[str, str | None]]:
-    """single-owner's (message, urn) pairs for ClusterIamSyncs given as (name, properties)."""
+def judge_stack(
+    resources: Sequence[tuple[str, Mapping[str, Any]]],
+    policy: StackValidationPolicy = SINGLE_OWNER,
+    config: Mapping[str, Any] | None = None,
+) -> list[tuple[str, str | None]]:
+    """A stack policy's (message, urn) pairs for ClusterIamSyncs given as (name, properties)."""
     args = StackValidationArgs(
         [
             PolicyResource(RESOURCE_TYPE, props, f"urn:{name}", name, no_options(), None, None, [], {})
             for name, props in resources
-        ]
+        ],
+        config,
     )
     reports: list[tuple[str, str | None]] = []
 
     def report(message: str, urn: str | None = None) -> None:
         reports.append((message, urn))
 
-    SINGLE_OWNER.validate(args, report)
+    policy.validate(args, report)
     return reports
+
+
+def in_stack(monkeypatch: pytest.MonkeyPatch, stack: Stack) -> None:
+    monkeypatch.setattr(Stack, "current", classmethod(lambda cls: stack))
+
+
+def at_preview(props: dict[str, Any]) -> Mapping[str, Any]:
+    """``props`` as pulumi-policy hands them to a policy during a preview: behind its unknown-checking
+    proxy, with :data:`UNKNOWN_WIRE` where the engine sends an unknown value."""
+    proxied: Mapping[str, Any] = unknown_checking_proxy(props)
+    return proxied
 
 
 def test_single_owner_names_the_same_resources_whatever_order_the_engine_lists_them_in() -> None:
@@ -175,3 +194,111 @@ def test_single_owner_names_the_same_resources_whatever_order_the_engine_lists_t
             "urn:c-third",
         ),
     ]
+
+
+def test_single_owner_treats_a_spelled_out_default_region_as_the_stacks_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    in_stack(monkeypatch, Stack(name="prod", project_id="p1", region="cn-north-4"))
+    spelled_out = ("a-first", {"cluster_id": "c1", "region": "cn-north-4", "user_names": ["alice"]})
+
+    same = judge_stack([spelled_out, ("b-second", {"cluster_id": "c1", "user_names": ["alice"]})])
+    elsewhere = judge_stack(
+        [spelled_out, ("b-second", {"cluster_id": "c1", "region": "cn-east-3", "user_names": ["alice"]})]
+    )
+
+    assert same == [
+        (
+            "ClusterIamSync 'b-second' on cluster 'c1' declares user 'alice', which ClusterIamSync 'a-first' "
+            "declares on the same cluster: keep each principal in one resource.",
+            "urn:b-second",
+        )
+    ]
+    assert elsewhere == []
+
+
+def test_single_owner_reports_a_possible_double_owner_when_the_default_region_is_not_known(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The provider's default region may come from HW_REGION_NAME, which the pack does not see.
+    in_stack(monkeypatch, Stack(name="prod", project_id="p1", region=None))
+
+    reports = judge_stack(
+        [
+            ("a-first", {"cluster_id": "c1", "region": "cn-north-4", "user_names": ["alice"]}),
+            ("b-second", {"cluster_id": "c1", "user_names": ["alice"]}),
+        ]
+    )
+
+    assert [message for message, _ in reports] == [
+        "ClusterIamSync 'b-second' on cluster 'c1' declares user 'alice', which ClusterIamSync 'a-first' "
+        "declares on what may be the same cluster (a default project or region, or a value, is not known "
+        "here): keep each principal in one resource."
+    ]
+
+
+def test_at_preview_a_known_name_beside_an_unknown_one_is_judged() -> None:
+    props = at_preview({"cluster_id": "c1", "user_names": ["Mallory", UNKNOWN_WIRE]})
+
+    assert judge(PRINCIPAL_NAMES, props) == [
+        "ClusterIamSync 'analytics' on cluster 'c1' declares user names that do not match "
+        "'[a-z][a-z0-9._-]*' (userPattern): 'Mallory'"
+    ]
+    assert judge(PRINCIPAL_LIMIT, props, {"maxNames": 1}) == []  # one name known: the update counts both
+
+
+def test_at_preview_what_is_not_known_is_left_to_the_update_and_the_rest_is_still_judged() -> None:
+    unknown_cluster = at_preview({"cluster_id": UNKNOWN_WIRE, "is_all_sync": True})
+    unknown_flag = at_preview({"cluster_id": "c9", "is_all_sync": UNKNOWN_WIRE})
+    config = {"clusters": {"prod": ["c1"]}}
+
+    assert judge(ALLOWED_CLUSTERS, unknown_cluster, config) == []
+    assert judge(NO_FULL_SYNC, unknown_cluster) == [
+        "ClusterIamSync 'analytics' on a cluster not known until `pulumi up` sets is_all_sync: true in "
+        "stack 'prod'; a full sync hands the cluster every IAM user with an MRS policy and every group, "
+        "and is allowed only in exemptStacks: dev. Declare user_names and group_names instead."
+    ]
+    assert judge(NO_FULL_SYNC, unknown_flag) == []
+    assert judge(ALLOWED_CLUSTERS, unknown_flag, config) == [
+        "ClusterIamSync 'analytics' on cluster 'c9' (project p1) is not a cluster stack 'prod' may target: "
+        "clusters.prod allows c1."
+    ]
+
+
+def test_single_owner_at_preview_judges_the_known_names_of_a_list_holding_an_unknown() -> None:
+    reports = judge_stack(
+        [
+            ("a-first", at_preview({"cluster_id": "c1", "user_names": ["alice", UNKNOWN_WIRE]})),
+            ("b-second", at_preview({"cluster_id": "c1", "user_names": [UNKNOWN_WIRE, "alice"]})),
+        ]
+    )
+
+    assert [urn for _, urn in reports] == ["urn:b-second"]
+
+
+FULL_SYNC_AND_NAMES: list[tuple[str, Mapping[str, Any]]] = [
+    ("everyone", {"cluster_id": "c1", "is_all_sync": True}),
+    ("readers", {"cluster_id": "c1", "user_names": ["alice"]}),
+    ("writers", {"cluster_id": "c1", "region": "cn-north-4", "group_names": ["ops"]}),
+    ("elsewhere", {"cluster_id": "c2", "user_names": ["bob"]}),
+]
+
+
+def test_a_full_sync_beside_named_resources_is_reported_naming_all_of_them_and_the_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    in_stack(monkeypatch, Stack(name="prod", project_id="p1", region="cn-north-4"))
+
+    reports = judge_stack(FULL_SYNC_AND_NAMES, FULL_SYNC_BESIDE_NAMES)
+
+    assert reports == [
+        (
+            "ClusterIamSync 'everyone' on cluster 'c1' runs a full sync, and ClusterIamSync 'readers', "
+            "'writers' declare(s) principals on the same cluster: while it lives, nothing its full sync "
+            "brought is cancelled when they stop declaring it. Keep a full sync on a cluster of its own "
+            "(exemptStacks lists the stacks where this is expected).",
+            "urn:everyone",
+        )
+    ]
+    assert judge_stack(FULL_SYNC_AND_NAMES, FULL_SYNC_BESIDE_NAMES, {"exemptStacks": ["prod"]}) == []
+    assert judge_stack(FULL_SYNC_AND_NAMES[:1] + FULL_SYNC_AND_NAMES[3:], FULL_SYNC_BESIDE_NAMES) == []

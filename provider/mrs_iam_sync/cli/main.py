@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from mrs_iam_sync.cli import plan, show
+from mrs_iam_sync.cli import plan, policy_pack, show
 from mrs_iam_sync.cli.outcome import CommandFailed, Outcome, exit_code_help
 
 PROG = "mrs-iam-sync"
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan.register(subcommands)
     show.register(subcommands)
+    policy_pack.register(subcommands)
     return parser
 
 

@@ -30,6 +30,7 @@ from mrs_iam_sync.cli.outcome import CommandFailed, Outcome
 from mrs_iam_sync.inputs import REPLACE_ON, RESOURCE_TYPE, SETTING_INPUTS, ClusterKey, sketch
 from mrs_iam_sync.planner import Request, plan_cancel
 from mrs_iam_sync.principals import NOBODY, Principals
+from mrs_iam_sync.sharing import FULL_SYNC_KEEPS, full_syncs_beside_names
 
 CLUSTER_INPUTS: Final = frozenset(REPLACE_ON)
 """Inputs that name the cluster: a change of one replaces the resource on another cluster.
@@ -323,22 +324,12 @@ def _keep_still_declared(change: ClusterChange, after: Sequence[tuple[str, _Decl
 
 def _shared_full_sync_warnings(after: Sequence[tuple[str, _Declared]]) -> tuple[str, ...]:
     """A full sync and named resources on one cluster: the names are owned, the full sync is not."""
-    warnings = []
-    for name, who in after:
-        if not who.full_sync:
-            continue
-        named = sorted(
-            other
-            for other, each in after
-            if other != name and not each.full_sync and each.key.may_be(who.key)
-        )
-        if named:
-            warnings.append(
-                f"{name} runs a full sync on cluster {who.cluster()}, which {', '.join(named)} also "
-                "declare(s) principals on: while it lives, nothing its full sync brought is cancelled "
-                "when they stop declaring it"
-            )
-    return tuple(warnings)
+    declared = dict(after)
+    return tuple(
+        f"{shared.full_sync} runs a full sync on cluster {declared[shared.full_sync].cluster()}, which "
+        f"{', '.join(shared.named)} also declare(s) principals on: {FULL_SYNC_KEEPS}"
+        for shared in full_syncs_beside_names((name, who.key, who.full_sync) for name, who in after)
+    )
 
 
 def _is_ours(step: Mapping[str, Any]) -> bool:

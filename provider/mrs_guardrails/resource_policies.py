@@ -32,6 +32,8 @@ from mrs_iam_sync.inputs import RESOURCE_TYPE
 from mrs_iam_sync.rules import MAX_CANCEL_NAMES
 
 Rule = Callable[[SyncTarget, Stack, Mapping[str, Any]], Iterator[str]]
+"""A rule judges what is known: a value that is not known at preview is judged when ``pulumi up``
+resolves it, because the engine runs the pack again on every resource it is about to change."""
 
 
 def resource_policy(
@@ -82,7 +84,7 @@ FULL_SYNC_STACKS = StringList(
 def _no_full_sync(target: SyncTarget, stack: Stack, config: Mapping[str, Any]) -> Iterator[str]:
     exempt = FULL_SYNC_STACKS.read(config)
     # A stack whose name never reached the pack is exempt from nothing.
-    if target.is_all_sync and not (stack.name and stack.name in exempt):
+    if target.full_sync and not (stack.name and stack.name in exempt):
         yield (
             f"{target.describe()} sets is_all_sync: true in {stack.label()}; a full sync hands the "
             f"cluster every IAM user with an MRS policy and every group, and is allowed only in "
@@ -108,9 +110,10 @@ CLUSTERS_BY_STACK = ListsByStack(
 
 def _allowed_clusters(target: SyncTarget, stack: Stack, config: Mapping[str, Any]) -> Iterator[str]:
     allowed = CLUSTERS_BY_STACK.read(config)
-    if stack.name and target.cluster_id in allowed.get(stack.name, ()):
+    cluster_id = target.cluster.cluster_id
+    if cluster_id is None or (stack.name and cluster_id in allowed.get(stack.name, ())):
         return
-    where = f" (project {target.project_id})" if target.project_id else ""
+    where = f" (project {target.cluster.project_id})" if target.cluster.project_id else ""
     if stack.name and stack.name in allowed:
         listing = f"{CLUSTERS_BY_STACK.key}.{stack.name} allows {_listed(allowed[stack.name])}"
     else:
