@@ -329,6 +329,11 @@ class Project:
             if resource["type"].endswith(":ClusterIamSync")
         }
 
+    def urn(self, name: str) -> str:
+        """The URN of the ClusterIamSync called ``name`` (for ``--target``, ``--replace``)."""
+        found: str = self.resources()[name]["urn"]
+        return found
+
     def reap(self) -> list[int]:
         """Kill whatever this project's commands left running; return their pids (empty when all is well)."""
         leftovers = processes_under(self.root)

@@ -23,11 +23,6 @@ def cancel_tasks(emulator: Emulator, cluster_id: str) -> list[tuple[list[str], l
     ]
 
 
-def urn(project: Project, name: str) -> str:
-    found: str = project.resources()[name]["urn"]
-    return found
-
-
 # -- a failed update ------------------------------------------------------------------------------
 
 
@@ -94,7 +89,7 @@ def shared(project: Project, emulator: Emulator) -> Project:
 def test_destroy_target_keeps_what_another_resource_in_state_declares(
     shared: Project, emulator: Emulator
 ) -> None:
-    shared.destroy("--target", urn(shared, "x"))
+    shared.destroy("--target", shared.urn("x"))
 
     assert emulator.synced(ANALYTICS)[0] == {"heidi", "ivan"}
     assert cancel_tasks(emulator, ANALYTICS) == []
@@ -105,7 +100,7 @@ def test_destroy_target_keeps_what_another_resource_in_state_declares(
 def test_a_targeted_up_removing_a_resource_keeps_what_another_declares(
     shared: Project, emulator: Emulator, how: str
 ) -> None:
-    x, y = urn(shared, "x"), urn(shared, "y")
+    x, y = shared.urn("x"), shared.urn("y")
     shared.set_clusters([entry("y", ANALYTICS, users=["heidi", "ivan"])])
 
     shared.up(*(["--target", x] if how == "target" else ["--exclude", y]))

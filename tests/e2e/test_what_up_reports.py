@@ -31,11 +31,6 @@ def deletes(emulator: Emulator) -> list[tuple[str, str, int | None]]:
     return [write for write in emulator.writes() if write[0] == "DELETE"]
 
 
-def urn_of(project: Project, name: str) -> str:
-    urn: str = project.resources()[name]["urn"]
-    return urn
-
-
 # -- 1. a replacement on the same cluster ------------------------------------------------------------
 
 
@@ -46,7 +41,7 @@ def test_up_replace_keeps_the_declared_principals_and_sends_no_delete(
     project.up()
     emulator.clear_log()
 
-    result = project.up("--replace", urn_of(project, "analytics"))
+    result = project.up("--replace", project.urn("analytics"))
 
     assert "+-1 replaced" in result.stdout or "1 replaced" in result.stdout, result
     assert emulator.synced(ANALYTICS) == ({"heidi", "ivan"}, set())
