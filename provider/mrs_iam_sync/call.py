@@ -17,7 +17,7 @@ from typing import Any, Final
 from mrs_iam_sync.budget import Budget
 from mrs_iam_sync.coordinator import ROUND_OVERRUN_SECONDS, Result
 from mrs_iam_sync.errors import MrsError, ProvisioningError, QueuedTimeoutError, SyncTimeoutError
-from mrs_iam_sync.inputs import SyncSpec, full_sync_brought
+from mrs_iam_sync.inputs import SyncSpec, full_sync_brought, holds
 from mrs_iam_sync.planner import Request
 from mrs_iam_sync.principals import NOBODY, Principals
 from mrs_iam_sync.process import ProviderProcess
@@ -49,8 +49,7 @@ def named(spec: SyncSpec) -> Principals:
 
 def declared(spec: SyncSpec, outputs: Mapping[str, Any] | None = None) -> Principals:
     """What a resource holds on its cluster: its names, and under a full sync what that sync brought."""
-    brought = full_sync_brought(outputs or {}) if spec.is_all_sync else NOBODY
-    return named(spec) | brought
+    return holds(named(spec), full_sync_brought(outputs or {}), is_all_sync=spec.is_all_sync)
 
 
 def _private_copy(error: MrsError) -> MrsError:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 
 from mrs_iam_sync.budget import MIN_REQUEST_SECONDS, Budget
@@ -286,9 +286,10 @@ class ClusterCoordinator:
                 judged.append(request)
             except MrsError as exc:
                 state.errors[request.owner] = exc
+        # The others cancel nothing; they are there because what they sync is never cancelled.
         others = [request for request in state.requests if not request.cancel]
         return plan_cancel(
-            [*judged, *(replace(request, cancel=NOBODY) for request in others)],
+            [*judged, *others],
             synced,
             lambda owner: protected.get(owner, NOBODY),
             now=self._monotonic(),

@@ -337,8 +337,7 @@ class Sketch:
 
     @property
     def declares(self) -> Principals:
-        """What the resource protects on its cluster: its names, or what its full sync brought."""
-        return self.principals | self.full_sync_brought if self.is_all_sync else self.principals
+        return holds(self.principals, self.full_sync_brought, is_all_sync=self.is_all_sync)
 
 
 SETTING_INPUTS: Final = ("wait", "timeout_seconds")
@@ -364,6 +363,11 @@ def sketch(props: Mapping[str, Any], outputs: Mapping[str, Any] | None = None) -
         settings={key: props.get(key) for key in SETTING_INPUTS},
         full_sync_brought=full_sync_brought(outs),
     )
+
+
+def holds(named: Principals, brought: Principals, *, is_all_sync: bool | None) -> Principals:
+    """What a resource protects on its cluster: its names, and under a full sync what that sync brought."""
+    return named | brought if is_all_sync else named
 
 
 def _unreadable_list(value: object) -> bool:

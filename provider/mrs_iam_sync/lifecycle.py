@@ -152,9 +152,7 @@ class Lifecycle:
             _reported(
                 "checking provider settings",
                 known.cluster.label(),
-                lambda: self.process.settings().for_target(
-                    region=known.cluster.region, project_id=known.cluster.project_id
-                ),
+                lambda: self.process.settings_for(known.cluster),
             )
         return CheckResult(to_wire(news), failures)
 
@@ -182,9 +180,7 @@ class Lifecycle:
             settings = _reported(
                 "reading provider settings",
                 known.cluster.cluster_id,
-                lambda: self.process.settings().for_target(
-                    region=known.cluster.region, project_id=known.cluster.project_id
-                ),
+                lambda: self.process.settings_for(known.cluster),
             )
             replaces = _replacing_changes(old, olds, known.cluster.cluster_id, settings)
         changed = [

@@ -16,7 +16,7 @@ and ``mrs-iam-sync plan`` calls the same functions on what a preview shows:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -129,8 +129,3 @@ def plan_cancel(
         kept=kept,
         held_back=held_back,
     )
-
-
-def holders(owner: str, declarations: Iterable[tuple[str, Principals]]) -> Principals:
-    """What every owner but ``owner`` holds, from (owner, principals) pairs."""
-    return Principals.union(held for other, held in declarations if other != owner)

@@ -16,7 +16,7 @@ from mrs_iam_sync.checkpoint import CheckpointSource, StackExport
 from mrs_iam_sync.client import MrsClient
 from mrs_iam_sync.coordinator import ClusterCoordinator
 from mrs_iam_sync.declarations import Declarations
-from mrs_iam_sync.inputs import Sketch, SyncSpec
+from mrs_iam_sync.inputs import ClusterKey, Sketch, SyncSpec
 from mrs_iam_sync.models import ClusterAddress
 from mrs_iam_sync.planner import Request
 from mrs_iam_sync.principals import Principals
@@ -63,11 +63,13 @@ class ProviderProcess:
     def target(self, spec: SyncSpec) -> Target:
         return resolve_target(spec, self.settings())
 
+    def settings_for(self, cluster: ClusterKey) -> Settings:
+        """The provider's settings aimed at a resource's own project and region, where it sets them."""
+        return self.settings().for_target(region=cluster.region, project_id=cluster.project_id)
+
     def locate(self, declared: Sketch) -> ClusterRef:
         """Where a resource known only from stored state would send its calls."""
-        settings = self.settings().for_target(
-            region=declared.cluster.region, project_id=declared.cluster.project_id
-        )
+        settings = self.settings_for(declared.cluster)
         address = ClusterAddress.of(
             project_id=settings.project_id, cluster_id=declared.cluster.cluster_id or ""
         )

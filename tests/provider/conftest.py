@@ -38,6 +38,13 @@ def fresh_provider_process(
 
 
 @pytest.fixture
+def by_hand(stored_state: StoredState) -> Iterator[ProviderProcess]:
+    """A provider process whose rounds run only when the test runs them (``kit.process.run_together``)."""
+    with fresh_process(stored_state, autostart_rounds=False) as process:
+        yield process
+
+
+@pytest.fixture
 def provider() -> ClusterIamSyncProvider:
     return ClusterIamSyncProvider()
 

@@ -9,14 +9,14 @@ each resource must still get its own verdict.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from kit.demo import PROJECT, demo_seed
 from kit.emulator import LocalEmulator
-from kit.process import StoredState, fresh_process, run_together
+from kit.process import run_together
 from mrs_iam_sync.process import ProviderProcess
 from mrs_iam_sync.provider import ClusterIamSyncProvider
 
@@ -35,13 +35,6 @@ def requests(emulator: LocalEmulator) -> list[tuple[str, str]]:
         (entry["method"], entry["path"].split(f"/clusters/{CLUSTER}/", 1)[1])
         for entry in emulator.context.requests.entries()
     ]
-
-
-@pytest.fixture
-def by_hand(stored_state: StoredState) -> Iterator[ProviderProcess]:
-    """A provider process whose rounds run only when the test runs them."""
-    with fresh_process(stored_state, autostart_rounds=False) as process:
-        yield process
 
 
 @pytest.fixture

@@ -7,13 +7,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from kit.demo import PROJECT
 from kit.emulator import LocalEmulator
-from kit.process import StoredState, fresh_process
+from kit.process import StoredState
 from mrs_iam_sync.checkpoint import StoredResource
 from mrs_iam_sync.errors import ProvisioningError
 from mrs_iam_sync.inputs import sketch
@@ -22,12 +20,6 @@ from mrs_iam_sync.provider import ClusterIamSyncProvider
 
 from .conftest import CLUSTER, configure
 from .helpers import checked, held
-
-
-@pytest.fixture
-def by_hand(stored_state: StoredState) -> Iterator[ProviderProcess]:
-    with fresh_process(stored_state, autostart_rounds=False) as process:
-        yield process
 
 
 def test_a_call_whose_round_never_starts_ends_at_its_timeout_having_sent_nothing(

@@ -27,7 +27,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from mrs_iam_sync.cli.outcome import CommandFailed, Outcome
-from mrs_iam_sync.inputs import REPLACE_ON, RESOURCE_TYPE, SETTING_INPUTS, ClusterKey, sketch
+from mrs_iam_sync.inputs import REPLACE_ON, RESOURCE_TYPE, SETTING_INPUTS, ClusterKey, holds, sketch
 from mrs_iam_sync.planner import Request, plan_cancel
 from mrs_iam_sync.principals import NOBODY, Principals
 from mrs_iam_sync.sharing import FULL_SYNC_KEEPS, full_syncs_beside_names
@@ -158,7 +158,7 @@ def _declared(state: Mapping[str, Any], *, resolved: bool = False) -> _Declared:
         label=seen.cluster,
         principals=seen.principals,
         full_sync=full_sync,
-        holds=seen.principals | recorded if full_sync else seen.principals,
+        holds=holds(seen.principals, recorded, is_all_sync=full_sync),
         full_sync_unread=full_sync and not recorded,
         settings=seen.settings,
         unknown=seen.names_unknown,
@@ -307,18 +307,18 @@ def _keep_still_declared(change: ClusterChange, after: Sequence[tuple[str, _Decl
         return change
     others = [(name, who) for name, who in after if name != change.resource and who.key.may_be(change.key)]
 
-    def held(name: str, who: _Declared) -> Principals:
+    def held(who: _Declared) -> Principals:
         return change.cancel if who.full_sync_unread else who.holds
 
     step = plan_cancel(
         [Request(owner=change.resource, cancel=change.cancel)],
         synced=change.cancel,  # what the cluster has at run time is read then; assume all of it is there
-        protected=lambda _owner: Principals.union(held(name, who) for name, who in others),
+        protected=lambda _owner: Principals.union(held(who) for _, who in others),
     )
     keep = step.kept.get(change.resource, NOBODY)
     if not keep:
         return change
-    kept_by = tuple(sorted(name for name, who in others if held(name, who) & keep))
+    kept_by = tuple(sorted(name for name, who in others if held(who) & keep))
     return replace(change, cancel=step.cancelled.get(change.resource, NOBODY), keep=keep, kept_by=kept_by)
 
 
